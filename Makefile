@@ -1,0 +1,32 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Each builds .venv/ when needed.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo serve test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)  ## replay a seeded day of outcomes into the sandbox CRM and print the summary
+	$(BIN)/ctihub demo
+
+serve: $(STAMP)  ## run the hub on the embedded default (SQLite + sandbox Zendesk)
+	$(BIN)/ctihub serve --sandbox
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+test: lint  ## lint, layer contracts, then every test (PostgreSQL ones skip off CI when unreachable)
+	$(BIN)/pytest
+
+bench: $(STAMP)  ## ingestion throughput and latency on SQLite and PostgreSQL behind gunicorn
+	$(BIN)/python bench/ingest.py --backend both
+
+clean:
+	rm -rf $(VENV) var build *.egg-info

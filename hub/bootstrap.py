@@ -1,0 +1,155 @@
+"""The one composition root: settings -> store -> adapters -> services.
+
+CRM adapters and webhook sources are found through entry points (``cti_hub.adapters``,
+``cti_hub.webhooks``), so a new CRM or channel is a plugin, not an edit of the core.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from hub.domain.errors import ConfigError, Problem
+from hub.mappings import Mappings, load_mappings
+from hub.ports import CRM, AdapterConfig, Clock, WebhookSource
+from hub.services.clock import SystemClock
+from hub.services.ingest import IngestService
+from hub.services.link import Linker
+from hub.services.validation import OutcomeValidator, load_outcome_schema
+from hub.services.worker import Worker
+from hub.settings import Settings
+from hub.store.db import make_engine
+
+log = logging.getLogger(__name__)
+DEV_SECRETS_FILE = Path("var/dev-secrets.env")
+
+
+def load_plugin(group: str, name: str) -> Any:
+    found = {ep.name: ep for ep in entry_points(group=group)}
+    if name not in found:
+        known = ", ".join(sorted(found)) or "none (is cti-hub installed? run `pip install -e .`)"
+        raise ConfigError(f"no {group} plugin named {name!r}; installed: {known}")
+    return found[name].load()
+
+
+def sandbox_crm_settings(crm: str) -> dict[str, str]:
+    from adapters.sandbox import SALESFORCE_INSTANCE_URL
+
+    if crm == "salesforce":
+        return {"instance_url": SALESFORCE_INSTANCE_URL, "access_token": "sandbox-session"}
+    return {"subdomain": "sandbox", "email": "hub@sandbox.invalid", "api_token": "sandbox-token"}
+
+
+def ensure_dev_secrets(settings: Settings, path: Path = DEV_SECRETS_FILE) -> Settings:
+    """For the sandbox only: fill missing secrets from (or into) a 0600 file under ./var/."""
+    if settings.webhook_secret and settings.api_token:
+        return settings
+    values: dict[str, str] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+    values.setdefault("CTIHUB_WEBHOOK_SECRET", secrets.token_hex(32))
+    values.setdefault("CTIHUB_API_TOKEN", secrets.token_urlsafe(32))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+    log.info("sandbox secrets are in %s", path)
+    return replace(
+        settings,
+        webhook_secret=settings.webhook_secret or values["CTIHUB_WEBHOOK_SECRET"],
+        api_token=settings.api_token or values["CTIHUB_API_TOKEN"],
+    )
+
+
+@dataclass
+class Hub:
+    """Everything a process needs, built once."""
+
+    settings: Settings
+    engine: Engine
+    clock: Clock
+    mappings: Mappings
+    crm: CRM
+    ingest: IngestService
+    linker: Linker
+    source: WebhookSource
+    sandbox: Any = None
+    wake_worker: threading.Event = field(default_factory=threading.Event)
+
+    def new_worker(self) -> Worker:
+        return Worker(
+            engine=self.engine,
+            linker=self.linker,
+            clock=self.clock,
+            lease=timedelta(seconds=self.settings.worker_lease_seconds),
+            max_attempts=self.settings.worker_max_attempts,
+        )
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def build_hub(
+    settings: Settings, *, clock: Clock | None = None, crm: CRM | None = None, engine: Engine | None = None
+) -> Hub:
+    clock = clock or SystemClock()
+    engine = engine or make_engine(settings.database_url)
+    mappings = load_mappings(settings.mappings_dir)
+    if settings.crm not in mappings.crms:
+        raise ConfigError(
+            f"CRM {settings.crm!r} has no field mapping",
+            [Problem(str(settings.mappings_dir / f"fields.{settings.crm}.yaml"), "file is missing")],
+        )
+    sandbox = None
+    if crm is None:
+        crm_settings = dict(settings.crm_settings.get(settings.crm, {}))
+        session = None
+        if settings.sandbox:
+            from adapters.sandbox import Sandbox
+
+            sandbox = Sandbox(engine)
+            sandbox.ensure_schema()
+            session = sandbox.session()
+            crm_settings = sandbox_crm_settings(settings.crm)
+        factory = load_plugin("cti_hub.adapters", settings.crm)
+        crm = factory(
+            AdapterConfig(
+                settings=crm_settings,
+                mapping=mappings.crm(settings.crm),
+                session=session,
+                connect_timeout=settings.crm_connect_timeout,
+                read_timeout=settings.crm_read_timeout,
+            )
+        )
+    validator = OutcomeValidator(load_outcome_schema(), mappings.catalog)
+    wake = threading.Event()
+    hub = Hub(
+        settings=settings,
+        engine=engine,
+        clock=clock,
+        mappings=mappings,
+        crm=crm,
+        ingest=IngestService(engine, validator, clock, on_accepted=wake.set),
+        linker=Linker(
+            engine=engine,
+            crm=crm,
+            mapping=mappings.crm(settings.crm),
+            catalog=mappings.catalog,
+            clock=clock,
+            default_region=settings.default_region,
+            window=timedelta(hours=settings.episode_window_hours),
+        ),
+        source=load_plugin("cti_hub.webhooks", "generic"),
+        sandbox=sandbox,
+        wake_worker=wake,
+    )
+    return hub

@@ -1,0 +1,1 @@
+"""Pure rules of the hub. Standard library only; `now` is always passed in."""

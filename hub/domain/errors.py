@@ -1,0 +1,112 @@
+"""The exceptions the hub raises on purpose, translated at every boundary.
+
+    HubError
+    ├── ValidationFailed        input broke the contract; ``problems`` lists each (path, message)
+    ├── ConfigError             admin files or settings are wrong; ``problems`` name file:line
+    ├── AuthError               bad or missing signature or token
+    └── CrmError                a CRM call failed; ``action`` says what the caller should do
+        ├── CrmRetryable        transient (429, 5xx, timeout): retry, not before ``retry_after``
+        ├── CrmAuthExpired      the session expired: re-authenticate, then retry
+        ├── CrmQuotaExhausted   the org's API quota is spent: pause the adapter until ``retry_after``
+        └── CrmRecordRejected   permanent for this record: dead-letter it with the CRM's own reason
+
+No client-library exception (simple-salesforce, zenpy, requests) escapes ``adapters/``:
+each adapter raises one of these ``from`` the original.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input: where (a JSON path or file:line) and what."""
+
+    path: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"path": self.path, "message": self.message}
+
+
+class HubError(Exception):
+    """Root of the hub's own errors. ``code`` is stable and machine-readable."""
+
+    code = "hub_error"
+
+    def __init__(self, message: str, problems: list[Problem] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.problems: list[Problem] = list(problems or [])
+
+
+class ValidationFailed(HubError):
+    code = "validation_failed"
+
+
+class ConfigError(HubError):
+    code = "config_error"
+
+
+class AuthError(HubError):
+    code = "unauthorized"
+
+
+class CrmAction(enum.Enum):
+    """What the caller of a CRM adapter should do about a failure."""
+
+    RETRY = "retry"
+    REAUTHENTICATE = "reauthenticate"
+    FAIL_RECORD = "fail_record"
+    PAUSE_FOR_QUOTA = "pause_for_quota"
+
+
+class CrmError(HubError):
+    code = "crm_error"
+    action = CrmAction.RETRY
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        crm: str,
+        crm_code: str | None = None,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.crm = crm
+        self.crm_code = crm_code
+        self.status = status
+        self.retry_after = retry_after
+
+    def describe(self) -> str:
+        """One line for a dead-letter: the CRM, its status and its own error code and message."""
+        parts = [self.crm]
+        if self.status is not None:
+            parts.append(str(self.status))
+        if self.crm_code:
+            parts.append(self.crm_code)
+        return f"{' '.join(parts)}: {self.message}"
+
+
+class CrmRetryable(CrmError):
+    code = "crm_unavailable"
+    action = CrmAction.RETRY
+
+
+class CrmAuthExpired(CrmError):
+    code = "crm_auth_expired"
+    action = CrmAction.REAUTHENTICATE
+
+
+class CrmQuotaExhausted(CrmError):
+    code = "crm_quota_exhausted"
+    action = CrmAction.PAUSE_FOR_QUOTA
+
+
+class CrmRecordRejected(CrmError):
+    code = "crm_record_rejected"
+    action = CrmAction.FAIL_RECORD

@@ -1,0 +1,1 @@
+"""Use cases. Each takes its dependencies (engine, CRM, clock, catalogs) as arguments."""

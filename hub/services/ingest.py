@@ -1,0 +1,52 @@
+"""Durable acceptance of an outcome event: validate, persist to the inbox, answer. Nothing else."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from hub.domain.outcome import DEFAULT_SOURCE
+from hub.ports import Clock
+from hub.services.validation import OutcomeValidator
+from hub.store import inbox
+
+
+@dataclass(frozen=True)
+class Accepted:
+    source: str
+    event_id: str
+    duplicate: bool
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "event_id": self.event_id,
+            "source": self.source,
+            "status": "duplicate" if self.duplicate else "accepted",
+        }
+
+
+@dataclass
+class IngestService:
+    engine: Engine
+    validator: OutcomeValidator
+    clock: Clock
+    on_accepted: Callable[[], None] = lambda: None  # wakes an in-process worker
+
+    def accept(self, body: bytes) -> Accepted:
+        """Validate and commit the event; raises ValidationFailed (nothing stored) on bad input."""
+        payload = self.validator.parse(body)
+        source = payload.get("source") or DEFAULT_SOURCE
+        with self.engine.begin() as connection:
+            added = inbox.add_event(
+                connection,
+                source=source,
+                event_id=payload["event_id"],
+                payload=json.dumps(payload, separators=(",", ":"), ensure_ascii=False),
+                now=self.clock.now(),
+            )
+        if added:
+            self.on_accepted()
+        return Accepted(source=source, event_id=payload["event_id"], duplicate=not added)

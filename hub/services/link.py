@@ -1,0 +1,223 @@
+"""Link one accepted event: resolve the customer, claim the episode, write the case/ticket and activity.
+
+The database work happens in short transactions around the CRM call, never across it. A crash at
+any point leaves the inbox row to be claimed again; the second attempt passes ``retrying=True`` and
+every CRM write is idempotent by its key, so nothing is duplicated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+
+from hub.domain.catalog import Catalog, Disposition
+from hub.domain.errors import ConfigError, CrmRecordRejected
+from hub.domain.identity import EMAIL, PHONE, Identifier, customer_key_for
+from hub.domain.mapping import CrmMapping
+from hub.domain.outcome import Outcome
+from hub.ports import CRM, ActivityWrite, CaseWrite, Clock, CustomerProfile, LinkResult, RecordRef
+from hub.services.activity_text import activity_body, activity_subject
+from hub.services.identity import identifiers_for
+from hub.store import customers, episodes, inbox, links
+
+log = logging.getLogger(__name__)
+
+
+def new_episode_id() -> str:
+    """Time-ordered and unique: ``ep_`` + 12 hex digits of milliseconds + 12 random hex digits."""
+    return f"ep_{int(time.time() * 1000):012x}{secrets.token_hex(6)}"
+
+
+def activity_key(source: str, event_id: str) -> str:
+    """A URL-safe, fixed-length key for the event's activity (CRM external ids choke on '/', '.')."""
+    return "ev_" + hashlib.sha256(f"{source}\x00{event_id}".encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Linked:
+    customer_key: str
+    episode_id: str
+    disposition: str
+    result: LinkResult
+    recorded: bool  # False when this worker lost its lease before finishing
+
+
+@dataclass
+class Linker:
+    engine: Engine
+    crm: CRM
+    mapping: CrmMapping
+    catalog: Catalog
+    clock: Clock
+    default_region: str = "US"
+    window: timedelta = timedelta(hours=72)
+    make_episode_id: Callable[[], str] = new_episode_id
+
+    def link(self, row: inbox.InboxRow, *, owner: str) -> Linked:
+        outcome = Outcome.from_payload(json.loads(row.payload))
+        intent = self.catalog.intents.get(outcome.intent)
+        family = intent.family if intent else outcome.intent
+        disposition = self._disposition(outcome)
+        identifiers = identifiers_for(outcome.customer, self.default_region)
+        now = self.clock.now()
+
+        with self.engine.begin() as connection:
+            customer_key = customers.resolve_customer(
+                connection,
+                identifiers,
+                name=outcome.customer.name,
+                fallback_key=customer_key_for(Identifier("event", outcome.key, outcome.key)),
+                now=now,
+            )
+            episode, _ = episodes.claim_episode(
+                connection,
+                customer_key=customer_key,
+                family=family,
+                intent=outcome.intent,
+                occurred_at=outcome.occurred_at,
+                window=self.window,
+                new_id=self.make_episode_id(),
+                now=now,
+            )
+            case = links.episode_case(connection, episode.id, self.crm.name)
+
+        if case is None and outcome.case_hint and outcome.case_hint.crm == self.crm.name:
+            case = self._adopt_hint(episode.id, outcome.case_hint.id)
+
+        profile = self._profile(customer_key, outcome, identifiers)
+        context = self._context(
+            outcome, disposition, intent.label if intent else outcome.intent, customer_key, profile, episode
+        )
+        activity = ActivityWrite(
+            key=activity_key(outcome.source, outcome.event_id),
+            body=context["activity.body"],
+            fields=self.mapping.activity.apply(context, creating=True),
+            case_fields=self.mapping.case.apply(context, creating=False),
+            customer=profile,
+        )
+        retrying = row.attempts > 1
+        if case is None:
+            result = self.crm.create_case(
+                CaseWrite(
+                    key=episode.id, fields=self.mapping.case.apply(context, creating=True), customer=profile
+                ),
+                activity,
+                retrying=retrying,
+            )
+        else:
+            result = self.crm.append_activity(case.id, activity, retrying=retrying)
+            result = LinkResult(
+                case=RecordRef(result.case.crm, result.case.object, result.case.id, False),
+                activity=result.activity,
+            )
+
+        finished = self.clock.now()
+        with self.engine.begin() as connection:
+            links.record_episode_case(connection, episode.id, result.case, finished)
+            links.record_event_links(connection, row.id, result, finished)
+            recorded = inbox.mark_linked(
+                connection,
+                row.id,
+                owner=owner,
+                now=finished,
+                customer_key=customer_key,
+                episode_id=episode.id,
+                disposition=disposition.code,
+            )
+        return Linked(customer_key, episode.id, disposition.code, result, recorded)
+
+    def _disposition(self, outcome: Outcome) -> Disposition:
+        if outcome.disposition:
+            found = self.catalog.dispositions.get(outcome.disposition)
+            if found is None:
+                raise CrmRecordRejected(
+                    f"disposition {outcome.disposition!r} is no longer in the catalog",
+                    crm="hub",
+                    crm_code="UNKNOWN_DISPOSITION",
+                )
+            return found
+        derived = self.catalog.derive_disposition(outcome.channel, outcome.outcome)
+        if derived is None:
+            raise ConfigError(
+                f"no disposition covers channel {outcome.channel!r} and outcome {outcome.outcome!r}"
+            )
+        return derived
+
+    def _adopt_hint(self, episode_id: str, case_id: str) -> RecordRef | None:
+        """Use the platform's case hint when it points at a record that exists and is open."""
+        record = self.crm.get_case(case_id)
+        if record is None or not record.is_open:
+            log.info("case hint %s ignored: %s", case_id, "not found" if record is None else "closed")
+            return None
+        with self.engine.begin() as connection:
+            return links.record_episode_case(
+                connection,
+                episode_id,
+                RecordRef(self.crm.name, record.object, record.id, False),
+                self.clock.now(),
+            )
+
+    @staticmethod
+    def _profile(customer_key: str, outcome: Outcome, identifiers: list[Identifier]) -> CustomerProfile:
+        phone = next((i.value for i in identifiers if i.kind == PHONE), None)
+        email = next((i.value for i in identifiers if i.kind == EMAIL and i.valid), None)
+        return CustomerProfile(
+            key=customer_key,
+            name=outcome.customer.name,
+            phone=phone,
+            email=email,
+            external_ids=dict(outcome.customer.external_ids),
+        )
+
+    def _context(
+        self,
+        outcome: Outcome,
+        disposition: Disposition,
+        intent_label: str,
+        customer_key: str,
+        profile: CustomerProfile,
+        episode: episodes.Episode,
+    ) -> dict[str, Any]:
+        crm = self.crm.name
+        context: dict[str, Any] = {
+            "event.source": outcome.source,
+            "event.event_id": outcome.event_id,
+            "event.key": outcome.key,
+            "event.channel": outcome.channel,
+            "event.direction": outcome.direction,
+            "event.outcome": outcome.outcome,
+            "event.intent": outcome.intent,
+            "event.summary": outcome.summary,
+            "event.step": outcome.step,
+            "event.sentiment": outcome.sentiment,
+            "event.priority": outcome.priority,
+            "event.attempts": outcome.attempts,
+            "event.occurred_at": outcome.occurred_at,
+            "intent.code": outcome.intent,
+            "intent.label": intent_label,
+            "intent.family": episode.intent_family,
+            "disposition.code": disposition.code,
+            "disposition.label": disposition.label,
+            "disposition.outcome_class": disposition.outcome_class,
+            "disposition.value": disposition.crm_values.get(crm),
+            "disposition.tags": list(disposition.crm_tags.get(crm, ())),
+            "customer.key": customer_key,
+            "customer.phone": profile.phone,
+            "customer.email": profile.email,
+            "customer.name": profile.name,
+            "episode.id": episode.id,
+            "episode.opened_at": episode.opened_at,
+            "activity.subject": activity_subject(outcome, disposition),
+            "activity.body": activity_body(outcome, disposition, intent_label),
+        }
+        context.update({f"metadata.{k}": v for k, v in outcome.metadata.items()})
+        return context

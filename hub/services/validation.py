@@ -1,0 +1,96 @@
+"""Validate a raw outcome body against contract v1 and the configured catalogs, reporting every problem."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import ValidationError
+
+from hub.domain.catalog import Catalog
+from hub.domain.errors import Problem, ValidationFailed
+
+
+class MalformedBody(ValidationFailed):
+    """The body is not JSON at all (HTTP 400), as opposed to JSON that breaks the contract (422)."""
+
+    code = "malformed_json"
+
+
+def load_outcome_schema() -> dict[str, Any]:
+    text = resources.files("hub.contract").joinpath("outcome-event.schema.json").read_text()
+    return json.loads(text)
+
+
+_formats = FormatChecker(formats=())
+
+
+@_formats.checks("date-time", raises=ValueError)
+def _aware_datetime(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    if "T" not in value.upper():
+        raise ValueError("not an RFC 3339 date-time")
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise ValueError("has no UTC offset (naive times are rejected)")
+    return True
+
+
+def _problem(error: ValidationError) -> list[Problem]:
+    path = error.json_path
+    if error.validator == "required":
+        missing = [name for name in error.validator_value if name not in (error.instance or {})]
+        return [Problem(f"{path}.{name}", "is required") for name in missing]
+    if error.validator == "additionalProperties":
+        allowed = set(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - allowed)
+        return [Problem(f"{path}.{name}", "is not a known property") for name in extra]
+    if error.validator == "format":
+        cause = f": {error.cause}" if error.cause else ""
+        return [Problem(path, f"{error.instance!r} is not a valid {error.validator_value}{cause}")]
+    return [Problem(path, error.message)]
+
+
+@dataclass(frozen=True)
+class OutcomeValidator:
+    schema: dict[str, Any]
+    catalog: Catalog
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_validator", Draft202012Validator(self.schema, format_checker=_formats))
+
+    def parse(self, body: bytes) -> dict[str, Any]:
+        """The validated payload, or ValidationFailed listing every problem with its JSON path."""
+        try:
+            payload = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            position = getattr(exc, "pos", None)
+            where = f" at character {position}" if position is not None else ""
+            raise MalformedBody(f"the body is not valid JSON{where}", [Problem("$", str(exc))]) from exc
+        problems = self.problems(payload)
+        if problems:
+            count = len(problems)
+            raise ValidationFailed(
+                f"the outcome event has {count} problem{'s' if count > 1 else ''}", problems
+            )
+        return payload
+
+    def problems(self, payload: Any) -> list[Problem]:
+        validator: Draft202012Validator = self._validator  # type: ignore[attr-defined]
+        found = [p for error in validator.iter_errors(payload) for p in _problem(error)]
+        if isinstance(payload, dict):
+            intent = payload.get("intent")
+            if isinstance(intent, str) and intent and intent not in self.catalog.intents:
+                known = ", ".join(sorted(self.catalog.intents))
+                found.append(Problem("$.intent", f"unknown intent {intent!r}; configured intents: {known}"))
+            disposition = payload.get("disposition")
+            if isinstance(disposition, str) and disposition not in self.catalog.dispositions:
+                found.append(
+                    Problem("$.disposition", f"unknown disposition {disposition!r}; see GET /v1/catalog")
+                )
+        return sorted(found, key=lambda p: p.path)

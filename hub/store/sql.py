@@ -1,0 +1,23 @@
+"""Small SQL helpers that differ between SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Table, literal
+from sqlalchemy.dialects import postgresql, sqlite
+
+
+def insert_ignoring_conflicts(
+    connection: Connection, table: Table, rows: Sequence[dict[str, Any]] | dict[str, Any], keys: Sequence[str]
+) -> int:
+    """INSERT ... ON CONFLICT (keys) DO NOTHING; returns how many rows were inserted.
+
+    Counted with RETURNING, because drivers report rowcount -1 for some of these statements.
+    """
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).on_conflict_do_nothing(index_elements=list(keys)).returning(literal(1))
+    if isinstance(rows, dict):
+        return len(connection.execute(statement, rows).all())
+    return sum(len(connection.execute(statement, row).all()) for row in rows)

@@ -1,0 +1,30 @@
+"""The Flask application: ``create_app`` builds it from settings (or a ready Hub, in tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from hub.bootstrap import Hub, build_hub
+from hub.settings import Settings
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def create_app(test_config: Mapping[str, Any] | None = None, *, hub: Hub | None = None) -> Flask:
+    """``test_config`` overrides Settings fields (as the Flask tutorial's factory does)."""
+    from hub.web import api, errors, health
+
+    if hub is None:
+        hub = build_hub(Settings.from_env(**dict(test_config or {})))
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.extensions["ctihub"] = hub
+    errors.register(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(api.bp)
+    if hub.sandbox is not None:
+        app.register_blueprint(hub.sandbox.blueprint(), url_prefix="/sandbox")
+    return app

@@ -1,0 +1,89 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from hub.domain.errors import ValidationFailed
+from hub.mappings import load_mappings
+from hub.services.validation import MalformedBody, OutcomeValidator, load_outcome_schema
+
+MAPPINGS = Path(__file__).resolve().parents[2] / "mappings"
+SHARED_SCHEMA = Path(__file__).resolve().parents[3] / "shared" / "contract" / "outcome-event.schema.json"
+
+
+@pytest.fixture(scope="module")
+def validator() -> OutcomeValidator:
+    return OutcomeValidator(load_outcome_schema(), load_mappings(MAPPINGS).catalog)
+
+
+def event(**changes):
+    base = {
+        "event_id": "e-1",
+        "occurred_at": "2026-11-23T10:00:00Z",
+        "channel": "chat",
+        "customer": {"phone": "+14155550100"},
+        "intent": "billing",
+        "outcome": "resolved",
+    }
+    base.update(changes)
+    return json.dumps(base).encode()
+
+
+def problems(validator, body):
+    with pytest.raises(ValidationFailed) as caught:
+        validator.parse(body)
+    return {(p.path, p.message) for p in caught.value.problems}
+
+
+def test_project_copy_of_the_contract_is_the_shared_one():
+    if not SHARED_SCHEMA.exists():
+        pytest.skip("../shared is not beside the project")
+    assert load_outcome_schema() == json.loads(SHARED_SCHEMA.read_text())
+
+
+def test_valid_event_parses(validator):
+    assert validator.parse(event())["intent"] == "billing"
+
+
+def test_every_problem_is_reported_with_its_json_path(validator):
+    body = json.dumps(
+        {
+            "event_id": "",
+            "occurred_at": "2026-11-23T10:00:00",
+            "channel": "fax",
+            "customer": {"phone": 5, "colour": "red"},
+            "outcome": "resolved",
+            "transcript": [{"from": "customer"}],
+        }
+    ).encode()
+    found = problems(validator, body)
+    paths = {path for path, _ in found}
+    assert paths == {
+        "$.event_id",
+        "$.occurred_at",
+        "$.channel",
+        "$.customer.phone",
+        "$.customer.colour",
+        "$.intent",
+        "$.transcript[0].text",
+    }
+    assert ("$.intent", "is required") in found
+    assert ("$.customer.colour", "is not a known property") in found
+    assert any("no UTC offset" in message for path, message in found if path == "$.occurred_at")
+
+
+def test_unknown_intent_and_disposition_are_named(validator):
+    found = problems(validator, event(intent="astrology", disposition="NOPE"))
+    assert {path for path, _ in found} == {"$.intent", "$.disposition"}
+    assert any("'astrology'" in message for _, message in found)
+
+
+def test_malformed_json_is_its_own_error(validator):
+    with pytest.raises(MalformedBody, match="not valid JSON at character"):
+        validator.parse(b'{"event_id": ')
+    with pytest.raises(MalformedBody):
+        validator.parse(b"\xff\xfe\x00garbage")
+
+
+def test_top_level_must_be_an_object(validator):
+    assert ("$", "[] is not of type 'object'") in problems(validator, b"[]")
