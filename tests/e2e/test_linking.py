@@ -1,0 +1,185 @@
+"""The worker's linking rules against a fake CRM that implements the real port."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from hub.domain.errors import CrmQuotaExhausted, CrmRecordRejected, CrmRetryable
+from hub.store.tables import inbox
+from tests.e2e.conftest import outcome
+
+
+def link_all(hub) -> int:
+    return hub.new_worker().drain()
+
+
+def status(post, event_id, source="web-chat"):
+    return post.status(source, event_id).json
+
+
+def test_one_customer_one_problem_across_channels_gets_one_ticket(post, hub, fake_crm):
+    post(event_id="chat-1", channel="chat", customer={"phone": "(415) 555-0100"})
+    post(event_id="sms-1", source="twilio-sms", channel="sms", customer={"phone": "+1 415-555-0100"}, outcome="no_response")
+    post(event_id="ss-1", source="ivr", channel="self_service", customer={"phone": "415.555.0100"}, outcome="abandoned")
+    assert link_all(hub) == 3
+    assert len(fake_crm.cases) == 1
+    [case] = fake_crm.cases.values()
+    activities = fake_crm.activities_on(case["id"])
+    assert [a.fields["public"] for a in activities] == [False, False, False]
+    assert "Chat · Failed (FAILED)" in activities[0].body
+    assert "SMS · No reply to SMS (SMS_NO_RESPONSE)" in activities[1].body
+    assert "Self-service abandoned" in activities[2].body
+    first, second = status(post, "chat-1"), status(post, "sms-1", "twilio-sms")
+    assert first["episode_id"] == second["episode_id"]
+    assert first["links"][0]["created"] is True
+    assert second["links"][0] == {"crm": "zendesk", "object": "ticket", "id": case["id"], "created": False}
+
+
+def test_another_problem_of_the_same_customer_gets_its_own_ticket(post, hub, fake_crm):
+    post(event_id="a", intent="billing")
+    post(event_id="b", intent="order_status")
+    link_all(hub)
+    assert len(fake_crm.cases) == 2
+
+
+def test_intents_of_one_family_share_the_episode(post, hub, fake_crm):
+    post(event_id="a", intent="password_reset", channel="self_service")
+    post(event_id="b", intent="account_update", channel="chat")
+    link_all(hub)
+    assert len(fake_crm.cases) == 1
+
+
+def test_a_contact_after_the_window_opens_a_new_ticket(post, hub, fake_crm, clock):
+    post(event_id="a", occurred_at="2026-11-20T10:00:00Z")
+    post(event_id="b", occurred_at="2026-11-23T10:00:01Z")  # 72 h + 1 s later
+    link_all(hub)
+    assert len(fake_crm.cases) == 2
+
+
+def test_case_fields_come_from_the_mapping_and_the_disposition_catalog(post, hub, fake_crm):
+    post(event_id="a", channel="self_service", outcome="failed", intent="password_reset", customer={"email": "JANE@example.com"})
+    link_all(hub)
+    [case] = fake_crm.cases.values()
+    fields = case["fields"]
+    assert fields["subject"] == "Password reset"
+    assert fields["custom_fields.360000000001"] == "ctihub_ss_failed"
+    assert fields["custom_fields.360000000002"] == "password_reset"
+    assert fields["custom_fields.360000000003"] == "channel_self_service"
+    assert fields["custom_fields.360000000004"].startswith("ep_")
+    assert "ctihub" in fields["tags"]
+    assert case["customer"].email == "jane@example.com"
+
+
+def test_explicit_disposition_wins_over_the_derived_one(post, hub):
+    post(event_id="a", outcome="escalated", disposition="CALLBACK_REQUESTED")
+    link_all(hub)
+    assert status(post, "a")["disposition"] == "CALLBACK_REQUESTED"
+
+
+def test_a_replayed_event_never_writes_twice(post, hub, fake_crm):
+    post(event_id="a")
+    link_all(hub)
+    with hub.engine.begin() as connection:  # an operator re-queues a linked event by hand
+        connection.execute(inbox.update().values(status="pending", attempts=1))
+    link_all(hub)
+    assert len(fake_crm.cases) == 1
+    assert len(fake_crm.activities) == 1
+
+
+class Crash(BaseException):
+    """Stands for the process dying: not an Exception, so no handler in the worker catches it."""
+
+
+def test_a_worker_that_dies_after_the_crm_write_is_finished_by_another_without_duplicates(post, hub, fake_crm, clock):
+    post(event_id="a")
+    real_create = fake_crm.create_case
+
+    def create_then_die(case, activity, *, retrying):
+        real_create(case, activity, retrying=retrying)
+        raise Crash
+
+    fake_crm.create_case = create_then_die
+    dying = hub.new_worker()
+    with pytest.raises(Crash):
+        dying.run_once()
+    fake_crm.create_case = real_create
+    assert status(post, "a")["status"] == "pending"  # still leased to the dead worker
+
+    survivor = hub.new_worker()
+    assert survivor.run_once() == 0  # not before the lease ends
+    clock.advance(seconds=dying.lease.total_seconds() + 1)
+    assert survivor.run_once() == 1
+    assert status(post, "a")["status"] == "linked"
+    assert len(fake_crm.cases) == 1
+    assert len(fake_crm.activities) == 1
+
+
+def test_case_hint_pointing_at_an_open_ticket_is_used(post, hub, fake_crm):
+    fake_crm.add_existing_case("9001")
+    post(event_id="a", case_hint={"crm": "zendesk", "id": "9001"})
+    link_all(hub)
+    assert status(post, "a")["links"][0] == {"crm": "zendesk", "object": "ticket", "id": "9001", "created": False}
+    assert [c for c in fake_crm.calls if c[0] == "create_case"] == []
+
+
+@pytest.mark.parametrize("closed", [True, False])
+def test_case_hint_to_a_closed_or_missing_ticket_is_ignored(post, hub, fake_crm, closed):
+    if closed:
+        fake_crm.add_existing_case("9001")
+        fake_crm.closed.add("9001")
+    post(event_id="a", case_hint={"crm": "zendesk", "id": "9001"})
+    link_all(hub)
+    assert status(post, "a")["links"][0]["created"] is True
+
+
+def test_transient_failures_retry_with_backoff_honoring_retry_after(post, hub, fake_crm, clock):
+    fake_crm.fail_next.append(CrmRetryable("429 Too Many Requests", crm="zendesk", status=429, retry_after=30))
+    post(event_id="a")
+    worker = hub.new_worker()
+    assert worker.run_once() == 1
+    state = status(post, "a")
+    assert (state["status"], state["last_error"]) == ("failed", "zendesk 429: 429 Too Many Requests")
+    clock.advance(seconds=29)
+    assert worker.run_once() == 0  # never before Retry-After
+    clock.advance(seconds=1)
+    assert worker.run_once() == 1
+    assert status(post, "a")["status"] == "linked"
+
+
+def test_a_record_the_crm_rejects_goes_to_the_dead_letter_with_its_reason(post, hub, fake_crm):
+    fake_crm.fail_next.append(
+        CrmRecordRejected("Custom field 360000000001 value is invalid", crm="zendesk", status=422, crm_code="RecordInvalid")
+    )
+    post(event_id="a")
+    link_all(hub)
+    state = status(post, "a")
+    assert state["status"] == "dead"
+    assert state["last_error"] == "zendesk 422 RecordInvalid: Custom field 360000000001 value is invalid"
+
+
+def test_retries_end_in_the_dead_letter_after_max_attempts(post, hub, fake_crm, clock):
+    fake_crm.fail_next.extend(CrmRetryable("503", crm="zendesk", status=503) for _ in range(10))
+    post(event_id="a")
+    worker = hub.new_worker()
+    for _ in range(10):
+        worker.run_once()
+        clock.advance(hours=2)
+    assert status(post, "a")["status"] == "dead"
+    assert status(post, "a")["attempts"] == 10
+
+
+def test_quota_exhaustion_pauses_the_worker_without_burning_attempts(post, hub, fake_crm, clock):
+    fake_crm.fail_next.append(CrmQuotaExhausted("TotalRequests Limit exceeded.", crm="salesforce", status=403, crm_code="REQUEST_LIMIT_EXCEEDED"))
+    post(event_id="a")
+    post(event_id="b")
+    worker = hub.new_worker()
+    worker.batch_size = 1
+    assert worker.run_once() == 1
+    assert worker.paused_until == clock.now() + timedelta(minutes=15)
+    assert worker.run_once() == 0  # paused: "b" is not even claimed
+    assert status(post, "a")["attempts"] == 0
+    clock.advance(minutes=15)
+    assert worker.drain() == 2
+    assert status(post, "a")["status"] == status(post, "b")["status"] == "linked"
