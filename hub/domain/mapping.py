@@ -161,7 +161,7 @@ class ObjectMapping:
                     *(v for v in value if v not in fields[rule.target]),
                 ]
             else:
-                fields[rule.target] = list(value) if isinstance(value, tuple) else value
+                fields[rule.target] = list(value) if isinstance(value, list | tuple) else value
         return fields
 
 
