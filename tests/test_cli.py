@@ -1,0 +1,75 @@
+"""The ctihub command, through click's runner."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from hub.cli import main
+from hub.store import migrate
+from hub.store.db import make_engine
+from tests.conftest import MAPPINGS
+
+
+@pytest.fixture
+def runner(tmp_path, monkeypatch) -> CliRunner:
+    monkeypatch.chdir(tmp_path)
+    for name in ("CTIHUB_DATABASE_URL", "CTIHUB_WEBHOOK_SECRET", "CTIHUB_API_TOKEN", "CTIHUB_CRM", "CTIHUB_SANDBOX"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CTIHUB_MAPPINGS", str(MAPPINGS))
+    return CliRunner()
+
+
+def test_mappings_validate_accepts_the_shipped_files(runner):
+    result = runner.invoke(main, ["mappings", "validate", str(MAPPINGS)])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().endswith(": OK")
+
+
+def test_mappings_validate_prints_file_and_line_and_fails(runner, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(MAPPINGS, broken)
+    text = (broken / "intents.yaml").read_text()
+    (broken / "intents.yaml").write_text(text.replace("channels: [", "channels: [fax, ", 1))
+    result = runner.invoke(main, ["mappings", "validate", str(broken)])
+    assert result.exit_code == 1
+    line = next(n for n, content in enumerate(text.splitlines(), 1) if "channels: [" in content)
+    assert f"intents.yaml:{line}: " in result.output
+    assert "fax" in result.output
+
+
+def test_db_upgrade_then_current(runner, tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    monkeypatch.setenv("CTIHUB_DATABASE_URL", url)
+    assert runner.invoke(main, ["db", "current"]).exit_code == 1
+    result = runner.invoke(main, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert migrate.is_current(make_engine(url))
+    assert runner.invoke(main, ["db", "current"]).exit_code == 0
+
+
+def test_worker_refuses_an_unmigrated_shared_database_and_says_what_to_run(runner, tmp_path, monkeypatch):
+    monkeypatch.setenv("CTIHUB_DATABASE_URL", f"sqlite:///{tmp_path / 'shared.db'}")
+    result = runner.invoke(main, ["worker", "--once"])
+    assert result.exit_code == 2
+    assert "ctihub db upgrade" in result.output
+
+
+def test_bad_settings_are_named(runner, monkeypatch):
+    monkeypatch.setenv("CTIHUB_CRM", "hubspot")
+    result = runner.invoke(main, ["worker", "--once"])
+    assert result.exit_code == 2
+    assert "CTIHUB_CRM: must be one of zendesk, salesforce" in result.output
+
+
+def test_secret_files_are_read_and_never_echoed(tmp_path, monkeypatch):
+    from hub.settings import Settings
+
+    secret = tmp_path / "secret"
+    secret.write_text("from-a-file\n")
+    settings = Settings.from_env({"CTIHUB_WEBHOOK_SECRET_FILE": str(secret), "CTIHUB_ZENDESK_API_TOKEN": "zd"})
+    assert settings.webhook_secret == "from-a-file"
+    assert settings.crm_settings["zendesk"]["api_token"] == "zd"
+    assert "from-a-file" not in repr(settings) and "zd" not in repr(settings)
