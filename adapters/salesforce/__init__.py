@@ -1,0 +1,40 @@
+"""Salesforce adapter: the hub's ``CRM`` port on simple-salesforce (entry point ``salesforce``).
+
+    client.py   settings, the session with our timeouts, the lazy connection
+    crm.py      SalesforceCRM: upserts by External ID for cases and tasks
+    errors.py   the one table from (HTTP status, errorCode) to the hub's CrmError classes
+
+Settings (``CTIHUB_SALESFORCE_*``, prefix removed): ``instance_url`` + ``access_token`` (a session
+id), optional ``api_version`` (default 59.0). ``username`` + ``password`` + ``security_token``
+(optional ``domain`` login/test) still work but log a warning. JWT bearer and client credentials are
+not offered yet.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from hub.ports import AdapterConfig
+
+from .client import SalesforceSettings
+from .crm import SalesforceCRM
+
+__all__ = ["SalesforceCRM", "SalesforceSettings", "build_crm"]
+
+log = logging.getLogger(__name__)
+
+
+def build_crm(config: AdapterConfig) -> SalesforceCRM:
+    """The adapter for ``config``; checks the settings (ConfigError) but sends nothing."""
+    settings = SalesforceSettings.from_settings(config.settings)
+    if settings.legacy_login:
+        log.warning(
+            "Salesforce: username/password login is a legacy path; set CTIHUB_SALESFORCE_ACCESS_TOKEN "
+            "and CTIHUB_SALESFORCE_INSTANCE_URL instead"
+        )
+    return SalesforceCRM(
+        settings,
+        config.mapping,
+        session=config.session,
+        timeout=(config.connect_timeout, config.read_timeout),
+    )
