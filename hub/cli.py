@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import signal
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +35,11 @@ def _fail_config(exc: ConfigError) -> None:
     sys.exit(2)
 
 
+DEMO_DATABASE = Path("var/demo.db")
+
+
 def _is_embedded_sqlite(settings: Settings) -> bool:
-    return settings.database_url == Settings.database_url
+    return settings.database_url in (Settings.database_url, f"sqlite:///{DEMO_DATABASE}")
 
 
 def _prepare_schema(settings: Settings, engine: Any) -> None:
@@ -140,10 +145,8 @@ def serve(host: str, port: int, sandbox: bool, crm: str | None) -> None:
         click.echo("  secrets: var/dev-secrets.env   sandbox: " + embedded.url + "/sandbox/")
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         done.wait()
-    except KeyboardInterrupt:
-        pass
     embedded.shutdown()
 
 
@@ -158,10 +161,8 @@ def worker(once: bool) -> None:
         return
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: (stop.set(), hub.wake_worker.set()))
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         link_worker.run(stop, hub.wake_worker, hub.settings.worker_poll_seconds)
-    except KeyboardInterrupt:
-        pass
 
 
 @main.command()
@@ -174,10 +175,8 @@ def scheduler() -> None:
     ticker.start()
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         done.wait()
-    except KeyboardInterrupt:
-        pass
     ticker.shutdown()
 
 
@@ -192,6 +191,12 @@ def demo(crm: str, events: int, seed: int, port: int, keep_running: bool) -> Non
     from hub.demo import run_demo
 
     settings = _settings(crm=crm, sandbox=True)
+    if settings.database_url == Settings.database_url:
+        # A fresh database each run, so the summary shows this run's day and nothing else.
+        for leftover in DEMO_DATABASE.parent.glob(f"{DEMO_DATABASE.name}*"):
+            leftover.unlink()
+        settings = replace(settings, database_url=f"sqlite:///{DEMO_DATABASE}")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     embedded = EmbeddedHub(_build(settings), "127.0.0.1", port).start()
     try:
         ok = run_demo(embedded, events=events, seed=seed)

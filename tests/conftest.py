@@ -19,7 +19,9 @@ from hub.store.tables import metadata
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MAPPINGS = PROJECT_ROOT / "mappings"
-POSTGRES_ADMIN_URL = os.environ.get("CTIHUB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "CTIHUB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 T0 = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 
@@ -44,7 +46,9 @@ def postgres_url() -> Iterator[str]:
         admin.dispose()
         if IN_CI:
             pytest.fail(f"PostgreSQL is unreachable at {POSTGRES_ADMIN_URL} and CI=true: {exc}")
-        pytest.skip(f"PostgreSQL unreachable at {POSTGRES_ADMIN_URL} (set CTIHUB_TEST_POSTGRES_URL); skipping")
+        pytest.skip(
+            f"PostgreSQL unreachable at {POSTGRES_ADMIN_URL} (set CTIHUB_TEST_POSTGRES_URL); skipping"
+        )
     url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     try:
         yield url

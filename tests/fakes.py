@@ -39,7 +39,11 @@ class FakeCRM:
         self._maybe_fail()
         created = case.key not in self.cases
         if created:
-            self.cases[case.key] = {"id": str(next(self._ids)), "fields": dict(case.fields), "customer": case.customer}
+            self.cases[case.key] = {
+                "id": str(next(self._ids)),
+                "fields": dict(case.fields),
+                "customer": case.customer,
+            }
         case_id = self.cases[case.key]["id"]
         return LinkResult(RecordRef(self.name, "ticket", case_id, created), self._activity(case_id, activity))
 
@@ -51,7 +55,11 @@ class FakeCRM:
     def _activity(self, case_id: str, activity: ActivityWrite) -> RecordRef:
         created = activity.key not in self.activities
         if created:
-            self.activities[activity.key] = {"id": f"c{next(self._ids)}", "case_id": case_id, "activity": activity}
+            self.activities[activity.key] = {
+                "id": f"c{next(self._ids)}",
+                "case_id": case_id,
+                "activity": activity,
+            }
         return RecordRef(self.name, "comment", self.activities[activity.key]["id"], created)
 
     def activities_on(self, case_id: str) -> list[ActivityWrite]:

@@ -17,7 +17,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_import_linter_contracts_hold():
     linter = Path(sys.executable).parent / "lint-imports"
-    result = subprocess.run([str(linter), "--config", str(ROOT / "pyproject.toml")], cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(
+        [str(linter), "--config", str(ROOT / "pyproject.toml")], cwd=ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Contracts: 3 kept, 0 broken" in result.stdout
 
@@ -55,5 +57,7 @@ def test_nothing_connects_or_reads_the_environment_at_import_time():
         "import adapters.salesforce, adapters.zendesk, adapters.sandbox\n"
         "assert calls == [], calls\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env={"PATH": ""})
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env={"PATH": ""}
+    )
     assert result.returncode == 0, result.stderr

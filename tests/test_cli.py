@@ -16,7 +16,13 @@ from tests.conftest import MAPPINGS
 @pytest.fixture
 def runner(tmp_path, monkeypatch) -> CliRunner:
     monkeypatch.chdir(tmp_path)
-    for name in ("CTIHUB_DATABASE_URL", "CTIHUB_WEBHOOK_SECRET", "CTIHUB_API_TOKEN", "CTIHUB_CRM", "CTIHUB_SANDBOX"):
+    for name in (
+        "CTIHUB_DATABASE_URL",
+        "CTIHUB_WEBHOOK_SECRET",
+        "CTIHUB_API_TOKEN",
+        "CTIHUB_CRM",
+        "CTIHUB_SANDBOX",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("CTIHUB_MAPPINGS", str(MAPPINGS))
     return CliRunner()
@@ -69,7 +75,30 @@ def test_secret_files_are_read_and_never_echoed(tmp_path, monkeypatch):
 
     secret = tmp_path / "secret"
     secret.write_text("from-a-file\n")
-    settings = Settings.from_env({"CTIHUB_WEBHOOK_SECRET_FILE": str(secret), "CTIHUB_ZENDESK_API_TOKEN": "zd"})
+    settings = Settings.from_env(
+        {"CTIHUB_WEBHOOK_SECRET_FILE": str(secret), "CTIHUB_ZENDESK_API_TOKEN": "zd"}
+    )
     assert settings.webhook_secret == "from-a-file"
     assert settings.crm_settings["zendesk"]["api_token"] == "zd"
     assert "from-a-file" not in repr(settings) and "zd" not in repr(settings)
+
+
+@pytest.mark.parametrize("crm", ["zendesk", "salesforce"])
+def test_demo_links_every_outcome_of_its_day_and_says_so(runner, crm):
+    result = runner.invoke(main, ["demo", "--crm", crm, "--events", "60"])
+    assert result.exit_code == 0, result.output
+    assert "accepted (202)       60" in result.output
+    assert "linked               60" in result.output
+    assert "not linked           0" in result.output
+    noun = "tickets" if crm == "zendesk" else "cases"
+    created = int(result.output.split(f"{noun} created")[1].split()[0])
+    attached = int(result.output.split(f"{noun} attached")[1].split()[0])
+    assert created + attached == 60
+    assert attached > 0  # repeat customers land on their open case
+
+
+def test_a_second_demo_run_starts_from_a_fresh_day(runner):
+    assert runner.invoke(main, ["demo", "--events", "20"]).exit_code == 0
+    result = runner.invoke(main, ["demo", "--events", "20"])
+    assert result.exit_code == 0, result.output
+    assert "linked               20" in result.output

@@ -10,14 +10,14 @@ from typing import Any
 
 import click
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from hub.demo.seed import seeded_day
-from hub.store import inbox as inbox_store
 from hub.store.tables import event_links, inbox
 from webhooks.generic import HEADER, sign
 
 SETTLE_TIMEOUT_SECONDS = 120
+POSTING_THREADS = 8
 
 
 def _post(session: requests.Session, url: str, secret: str, event: dict[str, Any]) -> int:
@@ -26,78 +26,109 @@ def _post(session: requests.Session, url: str, secret: str, event: dict[str, Any
     return session.post(f"{url}/v1/outcomes", data=body, headers=headers, timeout=10).status_code
 
 
+def _this_run(run: str) -> Any:
+    return inbox.c.event_id.like(f"{run}-%")
+
+
+def _counts(connection: Connection, run: str) -> dict[str, int]:
+    query = select(inbox.c.status, func.count()).where(_this_run(run)).group_by(inbox.c.status)
+    return dict(connection.execute(query).all())  # type: ignore[arg-type]
+
+
 def run_demo(embedded: Any, *, events: int, seed: int) -> bool:
-    """Replay the day, wait for the worker to link everything, print the summary. True when all linked."""
+    """Replay the day, wait for the worker to link it, print the summary. True when all were linked."""
     hub = embedded.hub
-    day = seeded_day(seed, events, end=hub.clock.now())
-    # A platform that retries after a lost acknowledgment sends some events twice.
-    repeats = day[:: max(1, len(day) // 10)]
-    click.echo(f"CTI Hub demo: {len(day)} outcomes from a seeded day -> {hub.settings.crm} sandbox at {embedded.url}")
-    statuses: Counter[int] = Counter()
+    run = f"demo-{hub.clock.now():%Y%m%d%H%M%S}"
+    day = seeded_day(seed, events, end=hub.clock.now(), run=run)
+    repeats = day[:: max(1, len(day) // 10)]  # a platform retrying after a lost acknowledgment
+    click.echo(
+        f"CTI Hub demo: {len(day)} outcomes of a seeded day -> {hub.settings.crm} sandbox at {embedded.url}"
+    )
     session = requests.Session()
-    adapter = requests.adapters.HTTPAdapter(pool_connections=8, pool_maxsize=8)
-    session.mount("http://", adapter)
+    session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=POSTING_THREADS))
     secret = hub.settings.webhook_secret
-    with ThreadPoolExecutor(max_workers=8) as pool, click.progressbar(length=len(day) + len(repeats), label="posting outcomes") as bar:
-        for status in pool.map(lambda e: _post(session, embedded.url, secret, e), day + repeats):
+    statuses: Counter[int] = Counter()
+    with (
+        ThreadPoolExecutor(max_workers=POSTING_THREADS) as pool,
+        click.progressbar(length=len(day) + len(repeats), label="posting outcomes") as bar,
+    ):
+        for status in pool.map(lambda event: _post(session, embedded.url, secret, event), day + repeats):
             statuses[status] += 1
             bar.update(1)
-    accepted = statuses[202]
-    linked = _wait_until_settled(hub, accepted)
-    return _summary(hub, embedded.url, statuses, linked, accepted, day)
+    _wait_until_settled(hub, run, statuses[202])
+    return _summary(hub, embedded.url, run, statuses, day)
 
 
-def _wait_until_settled(hub: Any, accepted: int) -> int:
+def _wait_until_settled(hub: Any, run: str, accepted: int) -> None:
     deadline = time.monotonic() + SETTLE_TIMEOUT_SECONDS
-    with click.progressbar(length=accepted, label="linking to CRM  ") as bar:
-        done = 0
-        while time.monotonic() < deadline:
+    done = 0
+    with click.progressbar(length=accepted, label="linking to the CRM") as bar:
+        while done < accepted and time.monotonic() < deadline:
             with hub.engine.connect().execution_options(readonly=True) as connection:
-                counts = inbox_store.counts_by_status(connection)
+                counts = _counts(connection, run)
             finished = counts.get("linked", 0) + counts.get("dead", 0)
             bar.update(finished - done)
             done = finished
-            if finished >= accepted:
-                break
             hub.wake_worker.set()
-            time.sleep(0.2)
-    return counts.get("linked", 0)
+            time.sleep(0.1)
 
 
-def _summary(hub: Any, url: str, statuses: Counter[int], linked: int, accepted: int, day: list[dict[str, Any]]) -> bool:
+def _summary(hub: Any, url: str, run: str, statuses: Counter[int], day: list[dict[str, Any]]) -> bool:
     with hub.engine.connect().execution_options(readonly=True) as connection:
-        counts = inbox_store.counts_by_status(connection)
-        created = dict(connection.execute(select(event_links.c.case_created, func.count()).group_by(event_links.c.case_created)).all())
-        dispositions = connection.execute(
-            select(inbox.c.disposition, func.count()).where(inbox.c.status == "linked").group_by(inbox.c.disposition).order_by(func.count().desc())
+        counts = _counts(connection, run)
+        joined = select(event_links.c.case_created, func.count()).join(
+            inbox, inbox.c.id == event_links.c.inbox_id
+        )
+        created = dict(
+            connection.execute(joined.where(_this_run(run)).group_by(event_links.c.case_created)).all()
+        )
+        by_disposition = connection.execute(
+            select(inbox.c.disposition, func.count())
+            .where(_this_run(run), inbox.c.status == "linked")
+            .group_by(inbox.c.disposition)
+            .order_by(func.count().desc(), inbox.c.disposition)
         ).all()
-        dead = inbox_store.dead_letters(connection, limit=5)
+        dead = connection.execute(
+            select(inbox.c.event_id, inbox.c.last_error)
+            .where(_this_run(run), inbox.c.status == "dead")
+            .limit(5)
+        ).all()
+    accepted, linked = statuses[202], counts.get("linked", 0)
+    unlinked = {status: n for status, n in counts.items() if status != "linked"}
+    rejected = {status: n for status, n in statuses.items() if status not in (200, 202)}
     noun = "tickets" if hub.settings.crm == "zendesk" else "cases"
-    customers = len({(e["customer"].get("phone"), e["customer"].get("email")) for e in day})
-    click.echo("")
-    click.echo("Summary")
-    click.echo(f"  outcomes posted        {len(day)} (+{statuses[200]} repeats answered 'duplicate')")
-    click.echo(f"  accepted (202)         {accepted}")
-    click.echo(f"  linked                 {linked}")
-    click.echo(f"  {noun} created        {created.get(True, 0):>5}")
-    click.echo(f"  {noun} attached to    {created.get(False, 0):>5}  (same customer and problem, any channel)")
-    click.echo(f"  not linked             {accepted - linked}  {json.dumps({k: v for k, v in counts.items() if k != 'linked'})}")
-    rejected = {s: n for s, n in statuses.items() if s not in (200, 202)}
+    lines = [
+        "",
+        "Summary",
+        f"  outcomes posted      {len(day)}  (+{statuses[200]} repeats, answered 'duplicate')",
+        f"  accepted (202)       {accepted}",
+        f"  linked               {linked}",
+        f"  {noun + ' created':<20} {created.get(True, 0)}",
+        f"  {noun + ' attached':<20} {created.get(False, 0)}  (same customer and problem, any channel)",
+        f"  not linked           {accepted - linked}  {json.dumps(unlinked) if unlinked else ''}",
+    ]
     if rejected:
-        click.echo(f"  rejected               {rejected}")
-    click.echo("  activities by disposition:")
-    for code, count in dispositions:
-        click.echo(f"    {code:<22} {count}")
-    for row in dead:
-        click.echo(f"  dead: {row['source']}:{row['event_id']}: {row['last_error']}")
+        lines.append(f"  rejected             {json.dumps(rejected)}")
+    lines.append("  activities by disposition:")
+    lines += [f"    {code:<22} {count}" for code, count in by_disposition]
+    lines += [f"  dead: {event_id}: {error}" for event_id, error in dead]
     example = day[0]
-    click.echo("")
-    click.echo("Look at it")
-    click.echo(f"  event status   curl -H 'Authorization: Bearer <CTIHUB_API_TOKEN from var/dev-secrets.env>' {url}/v1/outcomes/{example['source']}/{example['event_id']}")
+    auth_hint = "Authorization: Bearer $CTIHUB_API_TOKEN   (see var/dev-secrets.env)"
     if hub.settings.crm == "zendesk":
-        click.echo(f"  sandbox        curl -u hub@sandbox.invalid/token:x {url}/sandbox/zendesk/api/v2/tickets.json")
+        sandbox = f"curl -u hub@sandbox.invalid/token:x {url}/sandbox/zendesk/api/v2/tickets.json"
     else:
-        click.echo(f"  sandbox        curl -H 'Authorization: Bearer x' '{url}/sandbox/salesforce/services/data/v59.0/query?q=SELECT+Id,Subject,Status+FROM+Case'")
-    click.echo(f"  catalog        {url}/v1/catalog   schema {url}/v1/schemas/outcome-event   health {url}/readyz")
-    click.echo(f"  (the database is {hub.settings.database_url}; run `ctihub serve --sandbox --crm {hub.settings.crm}` to keep browsing)")
-    return linked == accepted and not rejected
+        sandbox = (
+            "curl -H 'Authorization: Bearer x' "
+            f"'{url}/sandbox/salesforce/services/data/v59.0/query?q=SELECT+Id,Subject,Status+FROM+Case'"
+        )
+    lines += [
+        "",
+        "Look at it (while `ctihub demo --keep-running --port 8080` serves)",
+        f"  an event   {url}/v1/outcomes/{example['source']}/{example['event_id']}",
+        f"             with {auth_hint}",
+        f"  sandbox    {sandbox}",
+        f"  catalog    {url}/v1/catalog    schema {url}/v1/schemas/outcome-event    ready {url}/readyz",
+        f"  database   {hub.settings.database_url}",
+    ]
+    click.echo("\n".join(lines))
+    return accepted == len(day) and linked == accepted and not rejected

@@ -20,7 +20,12 @@ TOKEN = "test-api-token"
 
 
 def settings(**overrides: Any) -> Settings:
-    values: dict[str, Any] = {"webhook_secret": SECRET, "api_token": TOKEN, "mappings_dir": MAPPINGS, "crm": "zendesk"}
+    values: dict[str, Any] = {
+        "webhook_secret": SECRET,
+        "api_token": TOKEN,
+        "mappings_dir": MAPPINGS,
+        "crm": "zendesk",
+    }
     values.update(overrides)
     return Settings(**values)
 
@@ -70,7 +75,10 @@ class Poster:
         self.clock = clock
 
     def raw(self, body: bytes, *, secret: str = SECRET, headers: dict[str, str] | None = None, skew: int = 0):
-        signed = {HEADER: sign(secret, body, int(self.clock.now().timestamp()) + skew), "Content-Type": "application/json"}
+        signed = {
+            HEADER: sign(secret, body, int(self.clock.now().timestamp()) + skew),
+            "Content-Type": "application/json",
+        }
         signed.update(headers or {})
         return self.client.post("/v1/outcomes", data=body, headers=signed)
 
@@ -78,7 +86,9 @@ class Poster:
         return self.raw(json.dumps(event or outcome(**changes)).encode())
 
     def status(self, source: str, event_id: str, token: str = TOKEN):
-        return self.client.get(f"/v1/outcomes/{source}/{event_id}", headers={"Authorization": f"Bearer {token}"})
+        return self.client.get(
+            f"/v1/outcomes/{source}/{event_id}", headers={"Authorization": f"Bearer {token}"}
+        )
 
 
 @pytest.fixture

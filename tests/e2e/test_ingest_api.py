@@ -135,7 +135,10 @@ def test_status_is_pending_until_the_worker_links_it(post, hub):
     assert status["disposition"] == "FAILED"
     assert status["episode_id"].startswith("ep_")
     assert status["customer_key"].startswith("cus_")
-    assert [(link["object"], link["created"]) for link in status["links"]] == [("ticket", True), ("comment", True)]
+    assert [(link["object"], link["created"]) for link in status["links"]] == [
+        ("ticket", True),
+        ("comment", True),
+    ]
 
 
 def test_catalog_lists_intents_and_dispositions(client):

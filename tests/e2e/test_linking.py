@@ -8,7 +8,6 @@ import pytest
 
 from hub.domain.errors import CrmQuotaExhausted, CrmRecordRejected, CrmRetryable
 from hub.store.tables import inbox
-from tests.e2e.conftest import outcome
 
 
 def link_all(hub) -> int:
@@ -21,8 +20,20 @@ def status(post, event_id, source="web-chat"):
 
 def test_one_customer_one_problem_across_channels_gets_one_ticket(post, hub, fake_crm):
     post(event_id="chat-1", channel="chat", customer={"phone": "(415) 555-0100"})
-    post(event_id="sms-1", source="twilio-sms", channel="sms", customer={"phone": "+1 415-555-0100"}, outcome="no_response")
-    post(event_id="ss-1", source="ivr", channel="self_service", customer={"phone": "415.555.0100"}, outcome="abandoned")
+    post(
+        event_id="sms-1",
+        source="twilio-sms",
+        channel="sms",
+        customer={"phone": "+1 415-555-0100"},
+        outcome="no_response",
+    )
+    post(
+        event_id="ss-1",
+        source="ivr",
+        channel="self_service",
+        customer={"phone": "415.555.0100"},
+        outcome="abandoned",
+    )
     assert link_all(hub) == 3
     assert len(fake_crm.cases) == 1
     [case] = fake_crm.cases.values()
@@ -59,7 +70,13 @@ def test_a_contact_after_the_window_opens_a_new_ticket(post, hub, fake_crm, cloc
 
 
 def test_case_fields_come_from_the_mapping_and_the_disposition_catalog(post, hub, fake_crm):
-    post(event_id="a", channel="self_service", outcome="failed", intent="password_reset", customer={"email": "JANE@example.com"})
+    post(
+        event_id="a",
+        channel="self_service",
+        outcome="failed",
+        intent="password_reset",
+        customer={"email": "JANE@example.com"},
+    )
     link_all(hub)
     [case] = fake_crm.cases.values()
     fields = case["fields"]
@@ -92,7 +109,9 @@ class Crash(BaseException):
     """Stands for the process dying: not an Exception, so no handler in the worker catches it."""
 
 
-def test_a_worker_that_dies_after_the_crm_write_is_finished_by_another_without_duplicates(post, hub, fake_crm, clock):
+def test_a_worker_that_dies_after_the_crm_write_is_finished_by_another_without_duplicates(
+    post, hub, fake_crm, clock
+):
     post(event_id="a")
     real_create = fake_crm.create_case
 
@@ -120,7 +139,12 @@ def test_case_hint_pointing_at_an_open_ticket_is_used(post, hub, fake_crm):
     fake_crm.add_existing_case("9001")
     post(event_id="a", case_hint={"crm": "zendesk", "id": "9001"})
     link_all(hub)
-    assert status(post, "a")["links"][0] == {"crm": "zendesk", "object": "ticket", "id": "9001", "created": False}
+    assert status(post, "a")["links"][0] == {
+        "crm": "zendesk",
+        "object": "ticket",
+        "id": "9001",
+        "created": False,
+    }
     assert [c for c in fake_crm.calls if c[0] == "create_case"] == []
 
 
@@ -135,7 +159,9 @@ def test_case_hint_to_a_closed_or_missing_ticket_is_ignored(post, hub, fake_crm,
 
 
 def test_transient_failures_retry_with_backoff_honoring_retry_after(post, hub, fake_crm, clock):
-    fake_crm.fail_next.append(CrmRetryable("429 Too Many Requests", crm="zendesk", status=429, retry_after=30))
+    fake_crm.fail_next.append(
+        CrmRetryable("429 Too Many Requests", crm="zendesk", status=429, retry_after=30)
+    )
     post(event_id="a")
     worker = hub.new_worker()
     assert worker.run_once() == 1
@@ -150,7 +176,9 @@ def test_transient_failures_retry_with_backoff_honoring_retry_after(post, hub, f
 
 def test_a_record_the_crm_rejects_goes_to_the_dead_letter_with_its_reason(post, hub, fake_crm):
     fake_crm.fail_next.append(
-        CrmRecordRejected("Custom field 360000000001 value is invalid", crm="zendesk", status=422, crm_code="RecordInvalid")
+        CrmRecordRejected(
+            "Custom field 360000000001 value is invalid", crm="zendesk", status=422, crm_code="RecordInvalid"
+        )
     )
     post(event_id="a")
     link_all(hub)
@@ -171,7 +199,11 @@ def test_retries_end_in_the_dead_letter_after_max_attempts(post, hub, fake_crm, 
 
 
 def test_quota_exhaustion_pauses_the_worker_without_burning_attempts(post, hub, fake_crm, clock):
-    fake_crm.fail_next.append(CrmQuotaExhausted("TotalRequests Limit exceeded.", crm="salesforce", status=403, crm_code="REQUEST_LIMIT_EXCEEDED"))
+    fake_crm.fail_next.append(
+        CrmQuotaExhausted(
+            "TotalRequests Limit exceeded.", crm="salesforce", status=403, crm_code="REQUEST_LIMIT_EXCEEDED"
+        )
+    )
     post(event_id="a")
     post(event_id="b")
     worker = hub.new_worker()

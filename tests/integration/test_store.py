@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 from hub.domain.identity import external, normalize_email
 from hub.services.identity import normalize_phone
 from hub.store import customers, episodes, inbox
-from hub.store.tables import customer_identifiers, episodes as episodes_table
+from hub.store.tables import customer_identifiers
+from hub.store.tables import episodes as episodes_table
 from tests.conftest import T0
 
 WINDOW = timedelta(hours=72)
@@ -42,14 +43,21 @@ def test_claims_lease_rows_and_a_dead_workers_rows_come_back_after_the_lease(eng
     assert [r.event_id for r in second] == ["e2"]
     assert all(r.attempts == 1 for r in first + second)
     with engine.begin() as connection:
-        assert inbox.claim_due(connection, owner="c", now=T0 + timedelta(seconds=59), lease=lease, limit=10) == []
+        assert (
+            inbox.claim_due(connection, owner="c", now=T0 + timedelta(seconds=59), lease=lease, limit=10)
+            == []
+        )
         again = inbox.claim_due(connection, owner="c", now=T0 + timedelta(seconds=61), lease=lease, limit=10)
     assert sorted(r.event_id for r in again) == ["e0", "e1", "e2"]
     assert all(r.attempts == 2 for r in again)
     with engine.begin() as connection:
         # "a" lost its lease: finishing must not overwrite what "c" now owns
-        assert not inbox.mark_linked(connection, first[0].id, owner="a", now=T0, customer_key="k", episode_id="ep", disposition="X")
-        assert inbox.mark_linked(connection, first[0].id, owner="c", now=T0, customer_key="k", episode_id="ep", disposition="X")
+        assert not inbox.mark_linked(
+            connection, first[0].id, owner="a", now=T0, customer_key="k", episode_id="ep", disposition="X"
+        )
+        assert inbox.mark_linked(
+            connection, first[0].id, owner="c", now=T0, customer_key="k", episode_id="ep", disposition="X"
+        )
 
 
 def test_retry_waits_until_due_and_dead_letters_can_be_replayed(engine):
@@ -59,7 +67,9 @@ def test_retry_waits_until_due_and_dead_letters_can_be_replayed(engine):
         [row] = inbox.claim_due(connection, owner="a", now=T0, lease=lease, limit=1)
         inbox.mark_retry(connection, row.id, owner="a", error="zendesk 503", at=T0 + timedelta(seconds=30))
     with engine.begin() as connection:
-        assert inbox.claim_due(connection, owner="a", now=T0 + timedelta(seconds=29), lease=lease, limit=1) == []
+        assert (
+            inbox.claim_due(connection, owner="a", now=T0 + timedelta(seconds=29), lease=lease, limit=1) == []
+        )
         assert inbox.event_status(connection, "chat", "e1")["status"] == "failed"
         [row] = inbox.claim_due(connection, owner="a", now=T0 + timedelta(seconds=30), lease=lease, limit=1)
         inbox.mark_dead(connection, row.id, owner="a", error="zendesk 422 RecordInvalid: bad field")
@@ -74,7 +84,9 @@ def test_retry_waits_until_due_and_dead_letters_can_be_replayed(engine):
 
 def resolve(engine, *identifiers, name=None):
     with engine.begin() as connection:
-        return customers.resolve_customer(connection, list(identifiers), name=name, fallback_key="cus_fallback", now=T0)
+        return customers.resolve_customer(
+            connection, list(identifiers), name=name, fallback_key="cus_fallback", now=T0
+        )
 
 
 def test_any_strong_identifier_finds_the_same_customer(engine):
@@ -111,14 +123,23 @@ def test_identifiers_pointing_at_two_customers_pick_the_strongest_and_merge_noth
 
 def claim(engine, key, at, family="billing", new_id="ep_1"):
     with engine.begin() as connection:
-        resolve_key = customers.resolve_customer(connection, [external("t", key)], name=None, fallback_key="", now=T0)
+        resolve_key = customers.resolve_customer(
+            connection, [external("t", key)], name=None, fallback_key="", now=T0
+        )
         return episodes.claim_episode(
-            connection, customer_key=resolve_key, family=family, intent=family, occurred_at=at, window=WINDOW, new_id=new_id, now=at
+            connection,
+            customer_key=resolve_key,
+            family=family,
+            intent=family,
+            occurred_at=at,
+            window=WINDOW,
+            new_id=new_id,
+            now=at,
         )
 
 
 def test_events_within_the_window_join_one_episode_and_extend_it(engine):
-    first, created = claim(engine, "c1", T0, new_id="ep_a")
+    _first, created = claim(engine, "c1", T0, new_id="ep_a")
     assert created
     second, created = claim(engine, "c1", T0 + timedelta(hours=70), new_id="ep_b")
     assert (second.id, created) == ("ep_a", False)

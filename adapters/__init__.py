@@ -1,0 +1,1 @@
+"""Clients for the external systems CTI Hub calls (one package per system)."""
