@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from hub.commands import register as register_area_commands
 from hub.domain.errors import ConfigError, HubError
 from hub.settings import Settings
 
@@ -83,6 +84,7 @@ def main(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 class EmbeddedHub:
@@ -295,6 +297,9 @@ def inbox_replay(source: str | None, event_id: str | None) -> None:
     with engine.begin() as connection:
         count = inbox_store.replay_dead(connection, now=SystemClock().now(), source=source, event_id=event_id)
     click.echo(f"queued {count} dead-lettered event{'s' if count != 1 else ''} again")
+
+
+register_area_commands(main)
 
 
 def run() -> None:  # pragma: no cover - console entry point

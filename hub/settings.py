@@ -79,6 +79,13 @@ class Settings:
     crm_connect_timeout: float = 5.0
     crm_read_timeout: float = 30.0
     crm_settings: Mapping[str, Mapping[str, str]] = field(default_factory=dict, repr=False)
+    # Every CTIHUB_* value (secret files resolved), for areas that read their own settings
+    # through ``value`` and a typed dataclass of their own.
+    environment: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    def value(self, name: str, default: str | None = None) -> str | None:
+        """``CTIHUB_<name>`` (or its ``_FILE``), or ``default`` when unset or empty."""
+        return self.environment.get(PREFIX + name) or default
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -106,6 +113,7 @@ class Settings:
             crm_connect_timeout=_number(values, "CRM_CONNECT_TIMEOUT", cls.crm_connect_timeout),
             crm_read_timeout=_number(values, "CRM_READ_TIMEOUT", cls.crm_read_timeout),
             crm_settings=crm_settings,
+            environment=values,
         )
         settings = replace(settings, **overrides)
         settings.check()

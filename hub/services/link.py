@@ -14,20 +14,21 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from hub.domain.catalog import Catalog, Disposition
+from hub.domain.consent import OUTREACH_CHANNELS, ConsentDecision
 from hub.domain.errors import ConfigError, CrmRecordRejected
 from hub.domain.identity import EMAIL, PHONE, Identifier, customer_key_for
 from hub.domain.mapping import CrmMapping
-from hub.domain.outcome import Outcome
+from hub.domain.outcome import Outcome, parse_timestamp
 from hub.ports import CRM, ActivityWrite, CaseWrite, Clock, CustomerProfile, LinkResult, RecordRef
 from hub.services.activity_text import activity_body, activity_subject
 from hub.services.identity import identifiers_for
-from hub.store import customers, episodes, inbox, links
+from hub.store import consent, customers, episodes, inbox, links
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,7 @@ class Linker:
                 now=now,
             )
             case = links.episode_case(connection, episode.id, self.crm.name)
+            self._record_consent(connection, outcome, identifiers, customer_key, now)
 
         if case is None and outcome.case_hint and outcome.case_hint.crm == self.crm.name:
             case = self._adopt_hint(episode.id, outcome.case_hint.id)
@@ -134,6 +136,40 @@ class Linker:
                 disposition=disposition.code,
             )
         return Linked(customer_key, episode.id, disposition.code, result, recorded)
+
+    @staticmethod
+    def _record_consent(
+        connection: Connection,
+        outcome: Outcome,
+        identifiers: list[Identifier],
+        customer_key: str,
+        now: datetime,
+    ) -> None:
+        """Consent given or revoked in the interaction goes to the ledger (once, even on replay)."""
+        phone = next((i.value for i in identifiers if i.kind == PHONE), None)
+        email = next((i.value for i in identifiers if i.kind == EMAIL and i.valid), None)
+        captured = outcome.consent.get("captured_at")
+        decided_at = parse_timestamp(captured) if captured else outcome.occurred_at
+        for channel in OUTREACH_CHANNELS:
+            granted = outcome.consent.get(channel)
+            address = email if channel == "email" else phone
+            if granted is None or address is None:
+                continue
+            decision = ConsentDecision(
+                channel,
+                address,
+                bool(granted),
+                decided_at,
+                f"event:{outcome.source}",
+                outcome.consent.get("evidence"),
+            )
+            consent.record_consent(
+                connection,
+                decision,
+                now=now,
+                customer_key=customer_key,
+                source_ref=f"{outcome.key}:{channel}",
+            )
 
     def _disposition(self, outcome: Outcome) -> Disposition:
         if outcome.disposition:

@@ -1,4 +1,8 @@
-"""Alembic, driven from code: upgrade to head, and tell whether the schema is current."""
+"""Alembic, driven from code: upgrade to the latest schema, and tell whether the schema is current.
+
+Each area (core, consent, SLA, dedup, ...) may add its own migration branch; "current" means the
+database is at every head, and upgrading goes to all heads.
+"""
 
 from __future__ import annotations
 
@@ -11,32 +15,36 @@ from sqlalchemy import Engine
 SCRIPT_LOCATION = "hub.store:migrations"
 
 
-def _config(engine: Engine) -> Config:
+def _config(engine: Engine | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", SCRIPT_LOCATION)
-    config.attributes["engine"] = engine
+    if engine is not None:
+        config.attributes["engine"] = engine
     return config
+
+
+def head_revisions() -> set[str]:
+    return set(ScriptDirectory.from_config(_config()).get_heads())
 
 
 def head_revision() -> str:
-    heads = ScriptDirectory.from_config(_config_without_engine()).get_heads()
-    return heads[0]
+    """The latest revision(s), for messages."""
+    return ",".join(sorted(head_revisions()))
 
 
-def _config_without_engine() -> Config:
-    config = Config()
-    config.set_main_option("script_location", SCRIPT_LOCATION)
-    return config
+def current_revisions(engine: Engine) -> set[str]:
+    with engine.connect() as connection:
+        return set(MigrationContext.configure(connection).get_current_heads())
 
 
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+    current = current_revisions(engine)
+    return ",".join(sorted(current)) if current else None
 
 
 def is_current(engine: Engine) -> bool:
-    return current_revision(engine) == head_revision()
+    return current_revisions(engine) == head_revisions()
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "heads") -> None:
     command.upgrade(_config(engine), revision)

@@ -147,3 +147,21 @@ event_links = Table(
     Column("linked_at", UTCDateTime(), nullable=False),
     PrimaryKeyConstraint("inbox_id", "crm"),
 )
+
+consent_ledger = Table(
+    "consent_ledger",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("channel", String(10), nullable=False),  # sms | voice | email
+    Column("address", String(320), nullable=False),  # E.164 phone or case-folded email
+    Column("customer_key", String(40)),
+    Column("granted", Boolean, nullable=False),
+    Column("decided_at", UTCDateTime(), nullable=False),
+    Column("recorded_at", UTCDateTime(), nullable=False),
+    Column("source", String(100), nullable=False),
+    Column("evidence", Text),
+    # The provider's own id for the decision (a Twilio MessageSid, source:event_id:channel): a
+    # redelivered webhook or a replayed event records nothing twice.
+    Column("source_ref", String(300), unique=True),
+    Index("ix_consent_ledger_lookup", "channel", "address", "decided_at"),
+)

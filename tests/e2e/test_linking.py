@@ -215,3 +215,37 @@ def test_quota_exhaustion_pauses_the_worker_without_burning_attempts(post, hub, 
     clock.advance(minutes=15)
     assert worker.drain() == 2
     assert status(post, "a")["status"] == status(post, "b")["status"] == "linked"
+
+
+def test_consent_given_or_revoked_in_an_interaction_goes_to_the_ledger_once(post, hub):
+    from hub.store.consent import standing_consent
+
+    post(
+        event_id="a",
+        occurred_at="2026-11-23T14:00:00Z",
+        customer={"phone": "(415) 555-0100", "email": "Jo@Example.com"},
+        consent={"sms": True, "email": False, "evidence": "ticked the SMS box"},
+    )
+    post(
+        event_id="b",
+        occurred_at="2026-11-23T14:30:00Z",
+        customer={"phone": "+14155550100"},
+        consent={"sms": False},
+    )
+    link_all(hub)
+    with hub.engine.begin() as connection:
+        from hub.store.tables import inbox as inbox_table
+
+        connection.execute(inbox_table.update().values(status="pending", attempts=1))  # replay everything
+    link_all(hub)
+    with hub.engine.connect() as connection:
+        sms = standing_consent(connection, "sms", "+14155550100")
+        email = standing_consent(connection, "email", "jo@example.com")
+        assert standing_consent(connection, "voice", "+14155550100") is None
+        from sqlalchemy import func, select
+
+        from hub.store.tables import consent_ledger
+
+        assert connection.execute(select(func.count()).select_from(consent_ledger)).scalar() == 3
+    assert (sms.granted, sms.source) == (False, "event:web-chat")
+    assert (email.granted, email.evidence) == (False, "ticked the SMS box")

@@ -1,0 +1,12 @@
+"""``ctihub`` command groups, one module per area; ``register`` adds them to the main group."""
+
+from __future__ import annotations
+
+import click
+
+
+def register(main: click.Group) -> None:
+    from hub.commands import dedup, sla
+
+    main.add_command(sla.sla)
+    main.add_command(dedup.dedup)
