@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from hub.services.clock import FixedClock
 from hub.store import migrate
 from hub.store.db import make_engine
-from hub.store.tables import metadata
+from hub.store.schema import metadata
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MAPPINGS = PROJECT_ROOT / "mappings"

@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from hub.store.tables import metadata
+from hub.store.schema import metadata
 
 config = context.config
 engine = config.attributes["engine"]
