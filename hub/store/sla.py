@@ -1,0 +1,301 @@
+"""SLA persistence: the episode history, its derived clocks, and the warnings/breaches acted on."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, exists, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from hub.domain.sla import MERGED, AppliedPolicy, MetricClock
+from hub.store.sla_tables import sla_actions, sla_clocks, sla_events
+from hub.store.sql import insert_ignoring_conflicts
+
+MAX_MERGE_DEPTH = 10
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    id: int
+    episode_id: str
+    kind: str
+    at: datetime
+    public: bool
+    status: str | None
+    merged_into: str | None
+    attributes: dict[str, str | None]  # channel, intent, priority, crm, tier
+    assigned: bool
+    applied: AppliedPolicy | None
+
+
+ATTRIBUTE_COLUMNS = ("channel", "intent", "priority", "crm", "tier")
+
+
+def record_event(connection: Connection, values: dict[str, Any]) -> bool:
+    """Append one history row; False when its ``event_key`` was recorded before (a redelivery)."""
+    return insert_ignoring_conflicts(connection, sla_events, values, ["event_key"]) == 1
+
+
+def _stored(row: Any) -> StoredEvent:
+    applied = json.loads(row.applied) if row.applied else None
+    return StoredEvent(
+        id=row.id,
+        episode_id=row.episode_id,
+        kind=row.kind,
+        at=row.at,
+        public=row.public,
+        status=row.status,
+        merged_into=row.merged_into,
+        attributes={name: getattr(row, name) for name in ATTRIBUTE_COLUMNS},
+        assigned=row.assigned_at is not None,
+        applied=AppliedPolicy.from_dict(applied) if applied else None,
+    )
+
+
+def episode_events(connection: Connection, episode_id: str) -> list[StoredEvent]:
+    """The episode's own history, in time order (recording order within one instant)."""
+    rows = connection.execute(
+        select(sla_events)
+        .where(sla_events.c.episode_id == episode_id)
+        .order_by(sla_events.c.at, sla_events.c.id)
+    ).all()
+    return [_stored(row) for row in rows]
+
+
+def merged_sources(connection: Connection, episode_id: str) -> list[tuple[str, datetime]]:
+    """Episodes merged into ``episode_id``, directly or through others: (episode id, merged at)."""
+    found: list[tuple[str, datetime]] = []
+    frontier, seen = [episode_id], {episode_id}
+    for _ in range(MAX_MERGE_DEPTH):
+        if not frontier:
+            break
+        rows = connection.execute(
+            select(sla_events.c.episode_id, sla_events.c.at).where(
+                and_(sla_events.c.kind == MERGED, sla_events.c.merged_into.in_(frontier))
+            )
+        ).all()
+        frontier = []
+        for source, at in rows:
+            if source not in seen:
+                seen.add(source)
+                found.append((source, at))
+                frontier.append(source)
+    return found
+
+
+def merge_target(connection: Connection, episode_id: str) -> str | None:
+    return connection.execute(
+        select(sla_events.c.merged_into)
+        .where(and_(sla_events.c.episode_id == episode_id, sla_events.c.kind == MERGED))
+        .order_by(sla_events.c.at, sla_events.c.id)
+        .limit(1)
+    ).scalar()
+
+
+def assign(connection: Connection, event_id: int, applied: AppliedPolicy | None, now: datetime) -> None:
+    """Record the policy matched on an event (once: a concurrent assignment keeps the first)."""
+    connection.execute(
+        update(sla_events)
+        .where(and_(sla_events.c.id == event_id, sla_events.c.assigned_at.is_(None)))
+        .values(applied=json.dumps(applied.as_dict() if applied else None), assigned_at=now)
+    )
+
+
+def unassigned_episodes(connection: Connection, limit: int) -> list[str]:
+    """Episodes with history not matched against the policies yet (recorded by a config-less path)."""
+    rows = connection.execute(
+        select(sla_events.c.episode_id)
+        .where(sla_events.c.assigned_at.is_(None))
+        .group_by(sla_events.c.episode_id)
+        .order_by(sla_events.c.episode_id)
+        .limit(limit)
+    ).all()
+    return [row[0] for row in rows]
+
+
+# --- derived clocks ------------------------------------------------------------------------------
+
+
+def _upsert(connection: Connection, table: Any, values: dict[str, Any], keys: Sequence[str]) -> None:
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).values(**values)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(keys), set_={k: v for k, v in values.items() if k not in keys}
+    )
+    connection.execute(statement)
+
+
+def store_clocks(
+    connection: Connection, episode_id: str, clocks: Iterable[MetricClock], now: datetime
+) -> None:
+    """Replace the cached latest clock of each metric of the episode."""
+    kept = []
+    for clock in clocks:
+        kept.append(clock.metric)
+        _upsert(
+            connection,
+            sla_clocks,
+            {
+                "episode_id": episode_id,
+                "metric": clock.metric,
+                "instance": clock.instance,
+                "policy": clock.policy[:200],
+                "target_minutes": clock.target_minutes,
+                "business_hours": clock.business_hours,
+                "started_at": clock.started_at,
+                "ended_at": clock.ended_at,
+                "due_at": clock.due_at,
+                "warn_at": clock.warn_at,
+                "status": clock.status,
+                "breached_at": clock.breached_at,
+                "computed_at": now,
+            },
+            ["episode_id", "metric"],
+        )
+    connection.execute(
+        delete(sla_clocks).where(
+            and_(sla_clocks.c.episode_id == episode_id, sla_clocks.c.metric.not_in(kept))
+        )
+    )
+
+
+def stored_clocks(connection: Connection, episode_id: str) -> list[dict[str, Any]]:
+    rows = connection.execute(
+        select(sla_clocks).where(sla_clocks.c.episode_id == episode_id).order_by(sla_clocks.c.metric)
+    ).all()
+    return [dict(row._mapping) for row in rows]
+
+
+def _acted(kind: str) -> Any:
+    return exists().where(
+        and_(
+            sla_actions.c.episode_id == sla_clocks.c.episode_id,
+            sla_actions.c.metric == sla_clocks.c.metric,
+            sla_actions.c.instance == sla_clocks.c.instance,
+            sla_actions.c.kind == kind,
+        )
+    )
+
+
+def episodes_due(connection: Connection, now: datetime, limit: int) -> list[str]:
+    """Episodes with a running clock that is breached, or due a warning, and not yet acted on."""
+    breach_due = and_(
+        or_(sla_clocks.c.breached_at.is_not(None), sla_clocks.c.due_at <= now), ~_acted("breach")
+    )
+    warning_due = and_(
+        sla_clocks.c.status == "active", sla_clocks.c.warn_at <= now, ~_acted("warning"), ~_acted("breach")
+    )
+    rows = connection.execute(
+        select(sla_clocks.c.episode_id)
+        .where(and_(sla_clocks.c.ended_at.is_(None), or_(breach_due, warning_due)))
+        .group_by(sla_clocks.c.episode_id)
+        .order_by(sla_clocks.c.episode_id)
+        .limit(limit)
+    ).all()
+    return [row[0] for row in rows]
+
+
+# --- actions -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Action:
+    id: int
+    episode_id: str
+    metric: str
+    instance: int
+    kind: str
+    key: str
+    due_at: datetime | None
+    breached_at: datetime | None
+    attempts: int
+
+
+def record_action(connection: Connection, values: dict[str, Any]) -> bool:
+    """Insert the action once per (episode, metric, instance, kind); False when it exists already."""
+    return (
+        insert_ignoring_conflicts(
+            connection, sla_actions, values, ["episode_id", "metric", "instance", "kind"]
+        )
+        == 1
+    )
+
+
+def claim_actions(connection: Connection, now: datetime, until: datetime, limit: int) -> list[Action]:
+    """Actions not done whose time has come and that no one holds; each claimed row is ours alone."""
+    candidates = connection.execute(
+        select(sla_actions.c.id)
+        .where(
+            and_(
+                sla_actions.c.done_at.is_(None),
+                or_(sla_actions.c.next_attempt_at.is_(None), sla_actions.c.next_attempt_at <= now),
+                or_(sla_actions.c.claimed_until.is_(None), sla_actions.c.claimed_until < now),
+            )
+        )
+        .order_by(sla_actions.c.id)
+        .limit(limit)
+    ).all()
+    claimed = []
+    for (action_id,) in candidates:
+        result = connection.execute(
+            update(sla_actions)
+            .where(
+                and_(
+                    sla_actions.c.id == action_id,
+                    sla_actions.c.done_at.is_(None),
+                    or_(sla_actions.c.claimed_until.is_(None), sla_actions.c.claimed_until < now),
+                )
+            )
+            .values(claimed_until=until, attempts=sla_actions.c.attempts + 1)
+        )
+        if result.rowcount == 1:
+            row = connection.execute(select(sla_actions).where(sla_actions.c.id == action_id)).one()
+            claimed.append(
+                Action(
+                    id=row.id,
+                    episode_id=row.episode_id,
+                    metric=row.metric,
+                    instance=row.instance,
+                    kind=row.kind,
+                    key=row.key,
+                    due_at=row.due_at,
+                    breached_at=row.breached_at,
+                    attempts=row.attempts,
+                )
+            )
+    return claimed
+
+
+def finish_action(
+    connection: Connection,
+    action_id: int,
+    now: datetime,
+    *,
+    case_id: str | None = None,
+    activity_id: str | None = None,
+    note: str | None = None,
+) -> None:
+    connection.execute(
+        update(sla_actions)
+        .where(sla_actions.c.id == action_id)
+        .values(done_at=now, claimed_until=None, case_id=case_id, activity_id=activity_id, last_error=note)
+    )
+
+
+def retry_action(connection: Connection, action_id: int, next_attempt_at: datetime, error: str) -> None:
+    connection.execute(
+        update(sla_actions)
+        .where(sla_actions.c.id == action_id)
+        .values(claimed_until=None, next_attempt_at=next_attempt_at, last_error=error[:2000])
+    )
+
+
+def episode_actions(connection: Connection, episode_id: str) -> list[dict[str, Any]]:
+    rows = connection.execute(
+        select(sla_actions).where(sla_actions.c.episode_id == episode_id).order_by(sla_actions.c.id)
+    ).all()
+    return [dict(row._mapping) for row in rows]
