@@ -1,0 +1,239 @@
+"""Read ``mappings/deflection.yaml``: thresholds, promises, schedule; problems as file:line.
+
+    config = load_deflection_config(Path("mappings"))    # ConfigError listing every problem
+    problems = deflection_problems(Path("mappings"))     # same checks; [] when valid, never raises
+
+An absent file means the built-in defaults (``DeflectionConfig()``). ``business_hours`` names the
+schedule to read: the inline ``schedule:`` of this file when it has that name, otherwise one of the
+``schedules`` of ``sla.yaml``. Here the name is only checked against that file; the schedule itself
+is the one the SLA loader builds (``Mappings.sla.schedules``), so SLA clocks and deflection promises
+read the same calendar.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from hub.domain.business_hours import Holiday, Schedule
+from hub.domain.deflection import (
+    CHAT,
+    DEFAULT_RESPONSE_TIMES,
+    SMS,
+    DeflectionConfig,
+    ResponseTime,
+    Thresholds,
+)
+from hub.domain.errors import ConfigError, Problem
+from hub.mappings import schema
+from hub.mappings.yaml_lines import LinedDocument, YamlSyntaxError, load_with_lines
+
+DEFLECTION_FILE = "deflection.yaml"
+SLA_FILE = "sla.yaml"
+KIND = "deflection"
+
+
+def deflection_problems(directory: Path) -> list[Problem]:
+    """Every problem in ``<directory>/deflection.yaml``, top to bottom; [] when valid or absent."""
+    return _load(Path(directory))[1]
+
+
+def load_deflection_config(directory: Path) -> DeflectionConfig:
+    """The checked configuration (defaults without the file), or ``ConfigError`` listing every problem."""
+    directory = Path(directory)
+    config, problems = _load(directory)
+    if config is None:
+        count = len(problems)
+        raise ConfigError(
+            f"{directory / DEFLECTION_FILE}: {count} problem{'s' if count != 1 else ''}", problems=problems
+        )
+    return config
+
+
+@dataclass
+class _Found:
+    display: str
+    document: LinedDocument | None = None
+
+    def __post_init__(self) -> None:
+        self.problems: list[tuple[int, int, Problem]] = []
+
+    def add(self, line: int | None, message: str) -> None:
+        path = self.display if line is None else f"{self.display}:{line}"
+        self.problems.append((line or 0, len(self.problems), Problem(path=path, message=message)))
+
+    def at(self, *path: str | int) -> int:
+        return self.document.line_of(path) if self.document else 1
+
+    def sorted(self) -> list[Problem]:
+        return [problem for *_, problem in sorted(self.problems, key=lambda found: found[:2])]
+
+
+def _parse(path: Path, found: _Found) -> LinedDocument | None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        found.add(None, f"cannot read the file: {exc}")
+        return None
+    try:
+        return load_with_lines(text)
+    except YamlSyntaxError as exc:
+        found.add(exc.line, f"YAML syntax error at column {exc.column}: {exc.message}")
+        return None
+
+
+def _load(directory: Path) -> tuple[DeflectionConfig | None, list[Problem]]:
+    path = directory / DEFLECTION_FILE
+    if not path.exists():
+        return DeflectionConfig(), []
+    found = _Found(display=str(path))
+    document = _parse(path, found)
+    if document is None:
+        return None, found.sorted()
+    found.document = document
+    for duplicate in document.duplicate_keys:
+        where = f"{schema.dotted(duplicate.path)}: " if duplicate.path else ""
+        found.add(
+            duplicate.line,
+            f"{where}duplicate key {duplicate.key!r} (first at line {duplicate.first_line}); "
+            "YAML keeps only the last",
+        )
+    data = document.data if document.data is not None else {}
+    schema_file = schema.schema_path(KIND, directory)
+    if schema_file is None:
+        found.add(None, f"cannot check it: {KIND}.schema.json not found")
+    elif document.data is not None:  # an empty file (only comments) means every default
+        for line, message in schema.schema_errors(schema.validator_for(schema_file), document):
+            found.add(line, message)
+    if found.problems:
+        return None, found.sorted()
+    config = _build(directory, data, found)
+    return (None, found.sorted()) if found.problems else (config, [])
+
+
+def _build(directory: Path, data: dict[str, Any], found: _Found) -> DeflectionConfig:
+    defaults = Thresholds()
+    queue = data.get("queue", {})
+    responses = data.get("expected_response", {})
+    times = {}
+    for channel in (CHAT, SMS):
+        given = responses.get(channel, {})
+        default = DEFAULT_RESPONSE_TIMES[channel]
+        times[channel] = ResponseTime(
+            business_hours_minutes=given.get("in_hours_minutes", default.business_hours_minutes),
+            after_hours_minutes=given.get("after_hours_minutes", default.after_hours_minutes),
+        )
+    thresholds = Thresholds(
+        wait_threshold_seconds=queue.get("wait_threshold_seconds", defaults.wait_threshold_seconds),
+        idle_agents=queue.get("idle", {}).get("agents_available", defaults.idle_agents),
+        service_level_target=queue.get("service_level_target"),
+        self_service_failures=data.get("escape", {}).get(
+            "self_service_failures", defaults.self_service_failures
+        ),
+        response_times=MappingProxyType(times),
+    )
+    inline = build_schedule(data["schedule"], ("schedule",), found) if "schedule" in data else None
+    name = data.get("business_hours")
+    schedule = inline
+    if name is None and inline is not None:
+        name = inline.name
+    elif name is not None and inline is not None and inline.name != name:
+        found.add(
+            found.at("business_hours"),
+            f"business_hours: names schedule {name!r} but the inline schedule is {inline.name!r}",
+        )
+    elif name is not None and inline is None and "schedule" not in data:
+        _check_sla_schedule(directory, name, found)
+    lifetime = data.get("context_token", {}).get("lifetime_minutes", 15)
+    return DeflectionConfig(
+        thresholds=thresholds,
+        schedule_name=name,
+        schedule=schedule,
+        token_lifetime=timedelta(minutes=lifetime),
+    )
+
+
+def _check_sla_schedule(directory: Path, name: str, found: _Found) -> None:
+    """A problem at ``business_hours`` when ``sla.yaml`` has no schedule ``name``.
+
+    A malformed ``sla.yaml`` is reported by its own loader: here it only means "cannot tell".
+    """
+    line = found.at("business_hours")
+    path = directory / SLA_FILE
+    if not path.exists():
+        found.add(
+            line,
+            f"business_hours: schedule {name!r} is not defined: there is no {SLA_FILE} and no inline "
+            "`schedule:` in this file",
+        )
+        return
+    document = _parse(path, _Found(display=str(path)))
+    schedules = document.data.get("schedules") if document and isinstance(document.data, dict) else None
+    if not isinstance(schedules, list):
+        return
+    names = [item.get("name") for item in schedules if isinstance(item, dict)]
+    if name not in names:
+        known = ", ".join(str(n) for n in names if isinstance(n, str)) or "none"
+        found.add(line, f"business_hours: no schedule {name!r} in {SLA_FILE} (schedules: {known})")
+
+
+def _date(value: Any) -> date | None:
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def build_schedule(data: Any, path: tuple[str | int, ...], found: _Found) -> Schedule | None:
+    """A business-hours ``Schedule`` from the Zendesk shape (IANA zone names), or None with the problems
+    at their lines."""
+    report = found.add
+    where = schema.dotted(path)
+    if not isinstance(data, dict):
+        report(found.at(*path), f"{where}: expected a mapping")
+        return None
+    intervals: list[tuple[int, int]] = []
+    for index, item in enumerate(data.get("intervals") or []):
+        start, end = (
+            (item.get("start_time"), item.get("end_time")) if isinstance(item, dict) else (None, None)
+        )
+        if not (isinstance(start, int) and isinstance(end, int)) or not 0 <= start < end <= 10080:
+            report(
+                found.at(*path, "intervals", index),
+                f"{where}.intervals[{index}]: start_time must be before end_time, both within 0..10080 "
+                "(minutes since Sunday 00:00)",
+            )
+            continue
+        intervals.append((start, end))
+    holidays: list[Holiday] = []
+    for index, item in enumerate(data.get("holidays") or []):
+        if not isinstance(item, dict):
+            continue
+        start, end = _date(item.get("start_date")), _date(item.get("end_date"))
+        if start is None or end is None or end < start:
+            report(
+                found.at(*path, "holidays", index),
+                f"{where}.holidays[{index}]: start_date and end_date must be dates (YYYY-MM-DD), "
+                "the end not before the start",
+            )
+            continue
+        holidays.append(Holiday(str(item.get("name", "")), start, end))
+    try:
+        return Schedule(
+            name=str(data.get("name")),
+            time_zone=str(data.get("time_zone")),
+            intervals=tuple(intervals),
+            holidays=tuple(holidays),
+        )
+    except ValueError as exc:
+        report(
+            found.at(*path, "time_zone") if "time zone" in str(exc) else found.at(*path), f"{where}: {exc}"
+        )
+        return None
