@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from importlib.metadata import entry_points
@@ -23,6 +24,8 @@ from hub.ports import CRM, AdapterConfig, Clock, WebhookSource
 from hub.services.clock import SystemClock
 from hub.services.ingest import IngestService
 from hub.services.link import Linker
+from hub.services.scheduler import close_elapsed_episodes
+from hub.services.sla import SlaService, SlaSettings
 from hub.services.validation import OutcomeValidator, load_outcome_schema
 from hub.services.worker import Worker
 from hub.settings import Settings
@@ -82,6 +85,7 @@ class Hub:
     ingest: IngestService
     linker: Linker
     source: WebhookSource
+    sla: SlaService | None = None
     sandbox: Any = None
     wake_worker: threading.Event = field(default_factory=threading.Event)
 
@@ -93,6 +97,18 @@ class Hub:
             lease=timedelta(seconds=self.settings.worker_lease_seconds),
             max_attempts=self.settings.worker_max_attempts,
         )
+
+    def scheduled_ticks(self) -> dict[str, Callable[[], object]]:
+        """What the scheduler fires; each tick is idempotent over the database."""
+        from hub.services.channel_events import ChannelEvents
+
+        ticks: dict[str, Callable[[], object]] = {
+            "close_elapsed_episodes": lambda: close_elapsed_episodes(self.engine, self.clock),
+            "retry_failed_webhooks": ChannelEvents.for_hub(self).retry_failed,
+        }
+        if self.sla is not None:
+            ticks["sla_clocks"] = self.sla.tick  # warnings and breaches, each acted on once
+        return ticks
 
     def close(self) -> None:
         self.engine.dispose()
@@ -131,6 +147,17 @@ def build_hub(
             )
         )
     validator = OutcomeValidator(load_outcome_schema(), mappings.catalog)
+    sla = (
+        SlaService(
+            engine=engine,
+            config=mappings.sla,
+            clock=clock,
+            crm=crm,
+            settings=SlaSettings.from_settings(settings),
+        )
+        if mappings.sla is not None
+        else None
+    )
     wake = threading.Event()
     hub = Hub(
         settings=settings,
@@ -147,7 +174,10 @@ def build_hub(
             clock=clock,
             default_region=settings.default_region,
             window=timedelta(hours=settings.episode_window_hours),
+            case_claim_ttl=timedelta(seconds=settings.worker_lease_seconds),
+            sla_fields=(lambda episode_id: sla.case_fields(episode_id, crm.name)) if sla else None,
         ),
+        sla=sla,
         source=load_plugin("cti_hub.webhooks", "generic"),
         sandbox=sandbox,
         wake_worker=wake,

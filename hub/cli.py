@@ -100,7 +100,7 @@ class EmbeddedHub:
         self.stop = threading.Event()
         self.server = make_server(host, port, create_app(hub=hub), threaded=True)
         self.worker = hub.new_worker()
-        self.scheduler = build_scheduler(hub.engine, hub.clock)
+        self.scheduler = build_scheduler(hub.scheduled_ticks())
         self.threads = [
             threading.Thread(target=self.server.serve_forever, name="web", daemon=True),
             threading.Thread(
@@ -173,7 +173,7 @@ def scheduler() -> None:
     from hub.services.scheduler import build_scheduler
 
     hub = _build(_settings())
-    ticker = build_scheduler(hub.engine, hub.clock)
+    ticker = build_scheduler(hub.scheduled_ticks())
     ticker.start()
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())

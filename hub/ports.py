@@ -6,10 +6,12 @@ same Protocols rather than mocks.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
+
+from hub.domain.identity import Identifier
 
 
 class Clock(Protocol):
@@ -136,4 +138,101 @@ class WebhookSource(Protocol):
 
     def verify(self, headers: Mapping[str, str], body: bytes, *, secret: str, now: datetime) -> None:
         """Raise ``hub.domain.errors.AuthError`` unless the request is authentic and fresh."""
+        ...
+
+
+# -- repairing parallel cases/tickets (``ctihub dedup``; entry point group ``cti_hub.repair``) ------
+
+ATTACH, LINK_ONLY, MERGE = "attach", "link_only", "merge"
+# The identifier kind naming the hub's own customer key: requesters the hub created in Zendesk carry
+# it as their external_id.
+HUB_CUSTOMER = "ext:cti_hub"
+
+
+@dataclass(frozen=True)
+class CrmPerson:
+    """The CRM people (Salesforce Contacts, Zendesk users) carrying one identifier of a customer.
+
+    More than one person for one identifier means it is shared (one phone on two contacts): it must
+    never be used to decide that two cases belong to one customer.
+    """
+
+    kind: str  # the identifier's kind: phone, email, ext:<system>
+    value: str
+    person_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class OpenCase:
+    """An open (Zendesk: unsolved) case/ticket, whoever created it."""
+
+    crm: str
+    object: str
+    id: str
+    status: str
+    created_at: datetime | None
+    person_id: str | None = None  # Zendesk requester id, Salesforce ContactId
+    hub_key: str | None = None  # the hub's key on it (episode id) when the hub created it
+    intent: str | None = None  # the intent code on it (CTI Hub intent field), if any
+    subject: str | None = None
+    parent_id: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class RepairResult:
+    """What one repair did in the CRM.
+
+    ``done``: duplicates handled; ``failed``: duplicate id -> why not. ``reversible`` is False once
+    anything was done that the CRM cannot undo (a Zendesk merge). ``undo`` holds what ``undo`` needs
+    (previous statuses and parents), JSON-serializable; ``notes`` are ids worth keeping (job ids).
+    """
+
+    policy: str
+    master_id: str
+    done: tuple[str, ...] = ()
+    failed: Mapping[str, str] = field(default_factory=dict)
+    reversible: bool = True
+    undo: Mapping[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+
+class CaseRepair(Protocol):
+    """Find and repair parallel cases/tickets in one CRM (Zendesk, Salesforce, or the sandbox).
+
+    Reads may lag (Zendesk search indexes new tickets after minutes): fine for repair, never for
+    creation-time dedup. Raises only ``hub.domain.errors.CrmError`` subclasses (``ConfigError`` for a
+    missing option such as the closed status).
+    """
+
+    name: str
+
+    def people(self, identifiers: Sequence[Identifier]) -> list[CrmPerson]:
+        """For each strong identifier, the CRM people that carry it."""
+        ...
+
+    def open_cases(
+        self, person_ids: Sequence[str], identifiers: Sequence[Identifier], intents: Collection[str]
+    ) -> list[OpenCase]:
+        """Open cases/tickets of these people (or, where the CRM keeps them on the case, with these
+        identifiers) whose intent is one of ``intents``, oldest first."""
+        ...
+
+    def open_case(self, case_id: str) -> OpenCase | None:
+        """One case/ticket if it exists and is open (the hub's own one, when search lags)."""
+        ...
+
+    def irreversible(self, policy: str) -> bool:
+        """True when applying ``policy`` does something the CRM cannot undo (say so before)."""
+        ...
+
+    def apply(
+        self, policy: str, master: OpenCase, duplicates: Sequence[OpenCase], *, note: str
+    ) -> RepairResult:
+        """Link (``link_only``) or merge (``merge``) the duplicates into the master; ``attach``
+        changes nothing in the CRM. ``note`` says why, for the comments left in the CRM."""
+        ...
+
+    def undo(self, result: RepairResult, *, note: str) -> RepairResult:
+        """Undo what can be undone of ``result``; what cannot is listed in ``failed``."""
         ...

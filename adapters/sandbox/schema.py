@@ -358,6 +358,8 @@ CASE = SfObject(
         SfField("CTI_Hub_Intent__c", "CTI Hub Intent", "string", length=100, custom=True),
         SfField("CTI_Hub_Channel__c", "CTI Hub Channel", "string", length=40, custom=True),
         SfField("CTI_Hub_Last_Disposition__c", "CTI Hub Last Disposition", "string", length=100, custom=True),
+        SfField("CTI_Hub_SLA_Due__c", "CTI Hub SLA Due", "datetime", custom=True),
+        SfField("CTI_Hub_SLA_Status__c", "CTI Hub SLA Status", "string", length=20, custom=True),
     ),
 )
 
@@ -511,6 +513,7 @@ DISPOSITION_FIELD_ID = 360000000001
 INTENT_FIELD_ID = 360000000002
 CHANNEL_FIELD_ID = 360000000003
 EPISODE_FIELD_ID = 360000000004
+SLA_DUE_FIELD_ID = 360000000005
 
 
 @dataclass(frozen=True)
@@ -676,6 +679,7 @@ ZD_TICKET_FIELDS: tuple[ZdTicketField, ...] = (
         ),
     ),
     ZdTicketField(EPISODE_FIELD_ID, "text", "CTI Hub episode", position=13),
+    ZdTicketField(SLA_DUE_FIELD_ID, "text", "CTI Hub SLA due", position=14),
 )
 
 ZD_CUSTOM_FIELDS: dict[int, ZdTicketField] = {f.id: f for f in ZD_TICKET_FIELDS if f.custom}

@@ -201,6 +201,10 @@ class ZendeskApi:
                 return ApiResponse(200, {"ticket_field": ZD_FIELDS_BY_ID[fid].render(self.base_url)})
         if head == "users":
             return self._users(conn, method, rest[1:], query, payload, caller)
+        if head == "search":
+            from .search import answer  # ticket search (adapters/sandbox/search.py)
+
+            return answer(self, conn, method, rest[1:], query)
         raise ZdError(404, {"error": "InvalidEndpoint", "description": "Not found"})
 
     # -- tickets -------------------------------------------------------------------------------

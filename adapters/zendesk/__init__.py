@@ -3,6 +3,7 @@
     client.py   settings, the session with our auth and timeouts, the lazy zenpy client
     crm.py      ZendeskCRM: tickets by external_id + Idempotency-Key, marked private comments
     errors.py   the one table from (HTTP status, Zendesk error) to the hub's CrmError classes
+    repair.py   ZendeskRepair: parallel tickets by search, merged or linked (``ctihub dedup``)
 
 Settings (``CTIHUB_ZENDESK_*``, prefix removed): ``subdomain``; ``email`` + ``api_token``, or
 ``oauth_token``; optional ``domain`` (default zendesk.com).
@@ -14,8 +15,9 @@ from hub.ports import AdapterConfig
 
 from .client import ZendeskSettings
 from .crm import ZendeskCRM
+from .repair import ZendeskRepair, intent_field_id
 
-__all__ = ["ZendeskCRM", "ZendeskSettings", "build_crm"]
+__all__ = ["ZendeskCRM", "ZendeskRepair", "ZendeskSettings", "build_crm", "build_repair"]
 
 
 def build_crm(config: AdapterConfig) -> ZendeskCRM:
@@ -23,6 +25,16 @@ def build_crm(config: AdapterConfig) -> ZendeskCRM:
     return ZendeskCRM(
         ZendeskSettings.from_settings(config.settings),
         config.mapping,
+        session=config.session,
+        timeout=(config.connect_timeout, config.read_timeout),
+    )
+
+
+def build_repair(config: AdapterConfig) -> ZendeskRepair:
+    """The ``CaseRepair`` for ``config`` (entry point group ``cti_hub.repair``); sends nothing."""
+    return ZendeskRepair(
+        ZendeskSettings.from_settings(config.settings),
+        intent_field=intent_field_id(config.mapping, config.settings),
         session=config.session,
         timeout=(config.connect_timeout, config.read_timeout),
     )

@@ -8,17 +8,25 @@ from dataclasses import dataclass, field
 from hub.domain.outcome import CHANNELS, OUTCOMES
 
 ANY_CHANNEL = "*"
+# What ``ctihub dedup`` does with parallel cases/tickets of an intent (see hub.services.dedup).
+DUPLICATE_POLICIES = ("attach", "link_only", "merge")
 
 
 @dataclass(frozen=True)
 class Intent:
-    """One bucket of the taxonomy. ``family`` groups intents that count as one problem for dedup."""
+    """One bucket of the taxonomy. ``family`` groups intents that count as one problem for dedup.
+
+    ``duplicate_policy``: what repairing parallel cases/tickets of this intent may do (attach: the
+    hub links them to a master, nothing changes in the CRM; link_only: also linked in the CRM, never
+    closed; merge: the duplicates are merged/closed into the master).
+    """
 
     code: str
     label: str
     family: str
     channels: frozenset[str]
     description: str = ""
+    duplicate_policy: str = "attach"
 
     def as_dict(self) -> dict[str, object]:
         return {

@@ -1,10 +1,11 @@
 """Read the admin files under ``mappings/``, check them, and build the domain objects.
 
-Files (others, such as ``sla.yaml``, are read by their own loaders and ignored here):
+Files (others, such as ``deflection.yaml``, are read by their own loaders and ignored here):
 
     intents.yaml          required   the intent taxonomy            -> Catalog.intents
     dispositions.yaml     required   the disposition catalog        -> Catalog.dispositions
     fields.<crm>.yaml     optional   one per configured CRM         -> CrmMapping
+    sla.yaml              optional   SLA schedules and policies     -> SlaConfig (hub.mappings.sla)
 
 Every problem in every file is collected, each named ``<file>:<line>``, before anything is built:
 ``validate_mappings`` returns them, ``load_mappings`` raises one ``ConfigError`` listing them all.
@@ -23,8 +24,11 @@ from hub.domain.catalog import Catalog, Disposition, Intent
 from hub.domain.errors import ConfigError, Problem
 from hub.domain.mapping import TRANSFORMS, CrmMapping, FieldRule, ObjectMapping
 from hub.domain.outcome import CRMS
+from hub.domain.sla import SlaConfig
 from hub.mappings import checks, schema
+from hub.mappings import sla as sla_file
 from hub.mappings.checks import Document, Finding, items
+from hub.mappings.deflection import deflection_problems
 from hub.mappings.yaml_lines import YamlSyntaxError, load_with_lines
 
 INTENTS_FILE = "intents.yaml"
@@ -41,6 +45,7 @@ class Mappings:
     directory: Path
     catalog: Catalog
     crm_mappings: Mapping[str, CrmMapping]
+    sla: SlaConfig | None = None  # None without sla.yaml: no SLA
 
     @property
     def crms(self) -> tuple[str, ...]:
@@ -61,7 +66,7 @@ class Mappings:
 
 def validate_mappings(directory: Path) -> list[Problem]:
     """Every problem in the admin files under ``directory``, in file and line order; [] when valid."""
-    return _load(Path(directory))[1]
+    return _load(Path(directory))[1] + deflection_problems(Path(directory))
 
 
 def load_mappings(directory: Path) -> Mappings:
@@ -172,11 +177,18 @@ def _load(directory: Path) -> tuple[Mappings | None, list[Problem]]:
         ]
         found.extend(1, dispositions_doc, findings)
 
+    sla_doc = _read(directory, sla_file.FILE, sla_file.KIND, 90, found, required=False)
+    if sla_doc is not None:
+        found.extend(90, sla_doc, sla_file.check(sla_doc, tuple(intents)))
+
     problems = found.problems()
     if problems:
         return None, problems
     crm_mappings = {crm: _build_crm(crm, doc.data) for crm in configured if (doc := field_docs[crm])}
-    return Mappings(directory=directory, catalog=catalog, crm_mappings=MappingProxyType(crm_mappings)), []
+    sla = sla_file.build(sla_doc.data) if sla_doc is not None else None
+    return Mappings(
+        directory=directory, catalog=catalog, crm_mappings=MappingProxyType(crm_mappings), sla=sla
+    ), []
 
 
 # --- building (lenient: skips what is malformed, which the checks have reported) ----------------
@@ -210,6 +222,7 @@ def _build_intents(data: Any) -> dict[str, Intent]:
             if isinstance(channels, list)
             else frozenset(),
             description=_str(item.get("description")).strip(),
+            duplicate_policy=_str(item.get("duplicate_policy")) or "attach",
         )
     return intents
 

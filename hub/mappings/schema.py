@@ -22,7 +22,7 @@ from hub.mappings.yaml_lines import JsonPath, LinedDocument
 # The project's own mappings/schemas (source tree or editable install).
 BUNDLED_SCHEMA_DIR = Path(__file__).resolve().parents[2] / "mappings" / "schemas"
 
-SCHEMA_KINDS = ("intents", "dispositions", "fields")
+SCHEMA_KINDS = ("intents", "dispositions", "fields", "sla")
 
 
 def schema_path(kind: str, directory: Path) -> Path | None:

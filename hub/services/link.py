@@ -3,6 +3,16 @@
 The database work happens in short transactions around the CRM call, never across it. A crash at
 any point leaves the inbox row to be claimed again; the second attempt passes ``retrying=True`` and
 every CRM write is idempotent by its key, so nothing is duplicated.
+
+One case/ticket per episode does not rest on the CRM's idempotency alone: the first worker to find
+the episode without a case claims its creation (``links.claim_case_creation``, in the same
+transaction as the episode claim); a worker linking another event of that episode meanwhile raises
+``CaseBeingCreated`` and the worker retries the event shortly, when it finds the case recorded and
+appends to it. The CRM keys remain the second line (a creator that died is taken over, with
+``retrying=True``).
+
+Identity is resolved by ``customers.resolve_identity``; an ambiguous match is recorded
+(``ambiguous_matches``) and never merged.
 """
 
 from __future__ import annotations
@@ -12,23 +22,24 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from hub.domain.catalog import Catalog, Disposition
+from hub.domain.catalog import Catalog, Disposition, Intent
 from hub.domain.consent import OUTREACH_CHANNELS, ConsentDecision
-from hub.domain.errors import ConfigError, CrmRecordRejected
+from hub.domain.errors import ConfigError, CrmRecordRejected, CrmRetryable
 from hub.domain.identity import EMAIL, PHONE, Identifier, customer_key_for
 from hub.domain.mapping import CrmMapping
 from hub.domain.outcome import Outcome, parse_timestamp
 from hub.ports import CRM, ActivityWrite, CaseWrite, Clock, CustomerProfile, LinkResult, RecordRef
 from hub.services.activity_text import activity_body, activity_subject
 from hub.services.identity import identifiers_for
-from hub.store import consent, customers, episodes, inbox, links
+from hub.services.sla import record_outcome as record_sla_contact
+from hub.store import consent, customers, dedup, episodes, inbox, links
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +52,13 @@ def new_episode_id() -> str:
 def activity_key(source: str, event_id: str) -> str:
     """A URL-safe, fixed-length key for the event's activity (CRM external ids choke on '/', '.')."""
     return "ev_" + hashlib.sha256(f"{source}\x00{event_id}".encode()).hexdigest()[:32]
+
+
+class CaseBeingCreated(CrmRetryable):
+    """Another worker is creating this episode's case/ticket right now: link the event once it is
+    recorded (the worker retries it like any retryable failure)."""
+
+    code = "case_being_created"
 
 
 @dataclass(frozen=True)
@@ -62,6 +80,11 @@ class Linker:
     default_region: str = "US"
     window: timedelta = timedelta(hours=72)
     make_episode_id: Callable[[], str] = new_episode_id
+    # How long a case-creation claim holds before another worker may take it over (a creator that
+    # died). Keep it at least the worker lease, so a live creator is never taken over.
+    case_claim_ttl: timedelta = timedelta(seconds=120)
+    # Mapped SLA fields (due time, status) for an episode's case, written with every link.
+    sla_fields: Callable[[str], Mapping[str, Any]] | None = None
 
     def link(self, row: inbox.InboxRow, *, owner: str) -> Linked:
         outcome = Outcome.from_payload(json.loads(row.payload))
@@ -72,13 +95,18 @@ class Linker:
         now = self.clock.now()
 
         with self.engine.begin() as connection:
-            customer_key = customers.resolve_customer(
+            resolution = customers.resolve_identity(
                 connection,
                 identifiers,
                 name=outcome.customer.name,
                 fallback_key=customer_key_for(Identifier("event", outcome.key, outcome.key)),
                 now=now,
             )
+            customer_key = resolution.key
+            if resolution.ambiguous:
+                dedup.record_ambiguous(
+                    connection, resolution, event_ref=outcome.key, inbox_id=row.id, now=now
+                )
             episode, _ = episodes.claim_episode(
                 connection,
                 customer_key=customer_key,
@@ -90,37 +118,41 @@ class Linker:
                 now=now,
             )
             case = links.episode_case(connection, episode.id, self.crm.name)
+            claim = None
+            if case is None:
+                claim = links.claim_case_creation(
+                    connection,
+                    episode.id,
+                    self.crm.name,
+                    inbox_id=row.id,
+                    owner=owner,
+                    now=now,
+                    ttl=self.case_claim_ttl,
+                )
+                case = claim.case
             self._record_consent(connection, outcome, identifiers, customer_key, now)
+            record_sla_contact(connection, episode.id, outcome, crm=self.crm.name, now=now)
 
-        if case is None and outcome.case_hint and outcome.case_hint.crm == self.crm.name:
-            case = self._adopt_hint(episode.id, outcome.case_hint.id)
-
-        profile = self._profile(customer_key, outcome, identifiers)
-        context = self._context(
-            outcome, disposition, intent.label if intent else outcome.intent, customer_key, profile, episode
-        )
-        activity = ActivityWrite(
-            key=activity_key(outcome.source, outcome.event_id),
-            body=context["activity.body"],
-            fields=self.mapping.activity.apply(context, creating=True),
-            case_fields=self.mapping.case.apply(context, creating=False),
-            customer=profile,
-        )
-        retrying = row.attempts > 1
-        if case is None:
-            result = self.crm.create_case(
-                CaseWrite(
-                    key=episode.id, fields=self.mapping.case.apply(context, creating=True), customer=profile
-                ),
-                activity,
-                retrying=retrying,
+        if claim is not None and case is None and not claim.mine:
+            holder = claim.holder or "another worker"
+            until = f" (claimed until {claim.expires_at:%H:%M:%S})" if claim.expires_at else ""
+            raise CaseBeingCreated(
+                f"the case of episode {episode.id} is being created by {holder}{until}",
+                crm=self.crm.name,
+                crm_code="CaseBeingCreated",
             )
-        else:
-            result = self.crm.append_activity(case.id, activity, retrying=retrying)
-            result = LinkResult(
-                case=RecordRef(result.case.crm, result.case.object, result.case.id, False),
-                activity=result.activity,
+        creating = case is None
+        try:
+            result = self._write(
+                row, outcome, disposition, intent, customer_key, identifiers, episode, case, claim
             )
+        except Exception:
+            if creating:  # let the next worker create at once, knowing this attempt may have landed
+                with self.engine.begin() as connection:
+                    links.release_case_claim(
+                        connection, episode.id, self.crm.name, inbox_id=row.id, now=self.clock.now()
+                    )
+            raise
 
         finished = self.clock.now()
         with self.engine.begin() as connection:
@@ -136,6 +168,51 @@ class Linker:
                 disposition=disposition.code,
             )
         return Linked(customer_key, episode.id, disposition.code, result, recorded)
+
+    def _write(
+        self,
+        row: inbox.InboxRow,
+        outcome: Outcome,
+        disposition: Disposition,
+        intent: Intent | None,
+        customer_key: str,
+        identifiers: list[Identifier],
+        episode: episodes.Episode,
+        case: RecordRef | None,
+        claim: links.CaseClaim | None,
+    ) -> LinkResult:
+        """The CRM writes: create the case (this worker holds the claim) or append to it."""
+        if case is None and outcome.case_hint and outcome.case_hint.crm == self.crm.name:
+            case = self._adopt_hint(episode.id, outcome.case_hint.id)
+
+        profile = self._profile(customer_key, outcome, identifiers)
+        context = self._context(
+            outcome, disposition, intent.label if intent else outcome.intent, customer_key, profile, episode
+        )
+        sla_fields = dict(self.sla_fields(episode.id)) if self.sla_fields else {}
+        activity = ActivityWrite(
+            key=activity_key(outcome.source, outcome.event_id),
+            body=context["activity.body"],
+            fields=self.mapping.activity.apply(context, creating=True),
+            case_fields={**self.mapping.case.apply(context, creating=False), **sla_fields},
+            customer=profile,
+        )
+        retrying = row.attempts > 1
+        if case is None:
+            return self.crm.create_case(
+                CaseWrite(
+                    key=episode.id,
+                    fields={**self.mapping.case.apply(context, creating=True), **sla_fields},
+                    customer=profile,
+                ),
+                activity,
+                retrying=retrying or bool(claim and claim.takeover),
+            )
+        result = self.crm.append_activity(case.id, activity, retrying=retrying)
+        return LinkResult(
+            case=RecordRef(result.case.crm, result.case.object, result.case.id, False),
+            activity=result.activity,
+        )
 
     @staticmethod
     def _record_consent(
@@ -189,7 +266,12 @@ class Linker:
         return derived
 
     def _adopt_hint(self, episode_id: str, case_id: str) -> RecordRef | None:
-        """Use the platform's case hint when it points at a record that exists and is open."""
+        """Use the platform's case hint when it points at a record that exists and is open.
+
+        A hint naming a duplicate that ``ctihub dedup`` linked to a master adopts the master.
+        """
+        with self.engine.begin() as connection:
+            case_id = links.master_of(connection, self.crm.name, case_id) or case_id
         record = self.crm.get_case(case_id)
         if record is None or not record.is_open:
             log.info("case hint %s ignored: %s", case_id, "not found" if record is None else "closed")

@@ -1,13 +1,14 @@
 """Periodic ticks. APScheduler only fires them; the work and its state live in our own tables.
 
 The job store is in memory and never shared: several processes may each run a scheduler safely
-because every tick is an idempotent statement over the database.
+because every tick is idempotent over the database (claims, unique action keys). Which ticks exist
+is decided by the composition root (``Hub.scheduled_ticks``).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine
@@ -26,11 +27,20 @@ def close_elapsed_episodes(engine: Engine, clock: Clock) -> int:
     return closed
 
 
-def build_scheduler(engine: Engine, clock: Clock, *, every_seconds: float = 60.0) -> BackgroundScheduler:
+def _logged(name: str, tick: Callable[[], object]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            tick()
+        except Exception:  # one failing tick must not stop the others; it runs again next time
+            log.exception("scheduler tick %s failed", name)
+
+    return run
+
+
+def build_scheduler(
+    ticks: Mapping[str, Callable[[], object]], *, every_seconds: float = 60.0
+) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
-    ticks: dict[str, Callable[[], object]] = {
-        "close_elapsed_episodes": lambda: close_elapsed_episodes(engine, clock),
-    }
     for name, tick in ticks.items():
-        scheduler.add_job(tick, "interval", seconds=every_seconds, id=name, name=name)
+        scheduler.add_job(_logged(name, tick), "interval", seconds=every_seconds, id=name, name=name)
     return scheduler

@@ -15,11 +15,12 @@ from sqlalchemy import Engine
 from hub.domain.errors import ConfigError, CrmAction, CrmError
 from hub.domain.retry import retry_delay
 from hub.ports import Clock
-from hub.services.link import Linker
+from hub.services.link import CaseBeingCreated, Linker
 from hub.store import inbox
 
 log = logging.getLogger(__name__)
 QUOTA_PAUSE_SECONDS = 900.0
+CASE_WAIT_SECONDS = 1.0  # how soon an event waiting for its episode's case is tried again
 
 
 def worker_name() -> str:
@@ -77,6 +78,17 @@ class Worker:
     def _process(self, row: inbox.InboxRow) -> None:
         try:
             linked = self.linker.link(row, owner=self.owner)
+        except CaseBeingCreated as exc:  # another worker is creating the case: come back soon, for free
+            with self.engine.begin() as connection:
+                inbox.mark_retry(
+                    connection,
+                    row.id,
+                    owner=self.owner,
+                    error=exc.describe(),
+                    at=self.clock.now() + timedelta(seconds=CASE_WAIT_SECONDS),
+                    count_attempt=False,
+                    status="pending",
+                )
         except CrmError as exc:
             self._failed(row, exc.describe(), exc.action, exc.retry_after)
         except ConfigError as exc:

@@ -1,14 +1,61 @@
-"""Customers and their identifiers: the join from any strong identifier to one stable key."""
+"""Customers and their identifiers: the join from any strong identifier to one stable key.
+
+Identity safety: only strong identifiers (E.164 phone, email, CRM/platform ids) ever join an event
+to a known customer, and never on ambiguity (``resolve_identity``):
+
+- the event's known strong identifiers all point at one customer: that customer (identifiers seen
+  for the first time are learned for it);
+- they point at several customers: if exactly one of them is reached through a CRM/platform id (an
+  identity the platform asserted) and the others only through a phone or an email, that one; in
+  every other case the event gets a customer of its own, derived from the whole set of its strong
+  identifiers (so simultaneous events carrying the same set agree). Either way nothing is merged,
+  no identifier changes owner, and an ``ambiguous_matches`` row names the candidates;
+- an identifier known to be shared (``shared_identifiers``: one phone on several CRM contacts) is
+  never used to join; an event that has nothing else gets a customer of its own, recorded as
+  ambiguous;
+- no strong identifier at all (a name, an unparseable number): the event's own customer
+  (``fallback_key``); a name matching customers known by a strong identifier is recorded as
+  ambiguous (the agent may choose one), never joined.
+"""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, select, tuple_
+from sqlalchemy import Connection, func, select, tuple_
 
-from hub.domain.identity import Identifier, customer_key_for, strongest
+from hub.domain.identity import EXTERNAL_PREFIX, Identifier, customer_key_for, strongest
+from hub.store.dedup_tables import shared_identifiers
 from hub.store.sql import insert_ignoring_conflicts
 from hub.store.tables import customer_identifiers, customers
+
+CONFLICTING = "conflicting_customers"
+SHARED = "shared_identifier"
+NAME_ONLY = "name_only"
+MAX_CANDIDATES = 20
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The customer an event belongs to, and why it was not a plain match when ``reason`` is set."""
+
+    key: str
+    reason: str | None = None  # CONFLICTING | SHARED | NAME_ONLY when the match was ambiguous
+    candidates: tuple[str, ...] = ()
+    identifiers: tuple[Identifier, ...] = field(default=())
+
+    @property
+    def ambiguous(self) -> bool:
+        return self.reason is not None
+
+
+def ambiguous_key_for(identifiers: list[Identifier]) -> str:
+    """The key of an event's own customer when its identifiers are ambiguous: derived from the set,
+    in a namespace of its own, so it never equals the key of any single identifier."""
+    values = "\x00".join(sorted(f"{i.kind}={i.value}" for i in identifiers))
+    return customer_key_for(Identifier("ambiguous", values, values))
 
 
 def resolve_customer(
@@ -19,31 +66,47 @@ def resolve_customer(
     fallback_key: str,
     now: datetime,
 ) -> str:
-    """The key of the customer these identifiers belong to, creating the customer when new.
+    """The key of the customer these identifiers belong to (``resolve_identity`` without the why)."""
+    return resolve_identity(connection, identifiers, name=name, fallback_key=fallback_key, now=now).key
 
-    Only strong identifiers (valid phone, email, external ids) join; when they point at several
-    known customers, the one found through the strongest identifier wins and nothing is merged.
-    With no strong identifier at all the event gets a customer of its own (``fallback_key``):
-    a name or an unparseable number is never used to guess.
-    """
+
+def resolve_identity(
+    connection: Connection,
+    identifiers: list[Identifier],
+    *,
+    name: str | None,
+    fallback_key: str,
+    now: datetime,
+) -> Resolution:
+    """The customer these identifiers belong to, creating it when new (see the module's rules)."""
     strong = [i for i in identifiers if i.strong]
-    key = fallback_key
-    if strong:
-        found = connection.execute(
-            select(
-                customer_identifiers.c.kind, customer_identifiers.c.value, customer_identifiers.c.customer_key
-            ).where(
-                tuple_(customer_identifiers.c.kind, customer_identifiers.c.value).in_(
-                    [(i.kind, i.value) for i in strong]
-                )
-            )
-        ).all()
-        owners = {(row.kind, row.value): row.customer_key for row in found}
-        known = [i for i in strong if (i.kind, i.value) in owners]
-        best = strongest(known) if known else None
-        key = owners[(best.kind, best.value)] if best else customer_key_for(strongest(strong))  # type: ignore[arg-type]
-    insert_ignoring_conflicts(connection, customers, {"key": key, "name": name, "created_at": now}, ["key"])
-    if identifiers:
+    shared = _shared(connection, strong)
+    usable = [i for i in strong if (i.kind, i.value) not in shared]
+    owners = _owners(connection, usable)
+    known = [i for i in usable if (i.kind, i.value) in owners]
+    keys = sorted({owners[(i.kind, i.value)] for i in known})
+
+    if len(keys) > 1:
+        asserted = {owners[(i.kind, i.value)] for i in known if i.kind.startswith(EXTERNAL_PREFIX)}
+        key = asserted.pop() if len(asserted) == 1 else ambiguous_key_for(strong)
+        _ensure_customer(connection, key, name, now)
+        return Resolution(key, CONFLICTING, tuple(keys), tuple(strong))
+    if keys:
+        key = keys[0]
+    elif usable:
+        best = strongest(usable)
+        assert best is not None
+        key = customer_key_for(best)
+    elif shared:
+        key = ambiguous_key_for(strong)
+        _ensure_customer(connection, key, name, now)
+        candidates = sorted({c for i in strong for c in shared.get((i.kind, i.value), ())})
+        return Resolution(key, SHARED, tuple(candidates[:MAX_CANDIDATES]), tuple(strong))
+    else:
+        key = fallback_key
+    _ensure_customer(connection, key, name, now)
+    learned = [i for i in identifiers if (i.kind, i.value) not in shared]
+    if learned:
         insert_ignoring_conflicts(
             connection,
             customer_identifiers,
@@ -56,11 +119,83 @@ def resolve_customer(
                     "customer_key": key,
                     "first_seen_at": now,
                 }
-                for i in identifiers
+                for i in learned
             ],
             ["kind", "value"],
         )
-    return key
+    if not strong and name and name.strip():
+        namesakes = _namesakes(connection, name, key)
+        if namesakes:
+            return Resolution(key, NAME_ONLY, namesakes, ())
+    return Resolution(key)
+
+
+def mark_shared(
+    connection: Connection, identifier: Identifier, candidates: list[str], *, source: str, now: datetime
+) -> bool:
+    """Note that several people use ``identifier`` (from then on it joins no one). True when new."""
+    return bool(
+        insert_ignoring_conflicts(
+            connection,
+            shared_identifiers,
+            {
+                "kind": identifier.kind,
+                "value": identifier.value,
+                "candidates": json.dumps(sorted(set(candidates))[:MAX_CANDIDATES]),
+                "source": source,
+                "noted_at": now,
+            },
+            ["kind", "value"],
+        )
+    )
+
+
+def _shared(connection: Connection, strong: list[Identifier]) -> dict[tuple[str, str], tuple[str, ...]]:
+    if not strong:
+        return {}
+    rows = connection.execute(
+        select(shared_identifiers.c.kind, shared_identifiers.c.value, shared_identifiers.c.candidates).where(
+            tuple_(shared_identifiers.c.kind, shared_identifiers.c.value).in_(
+                [(i.kind, i.value) for i in strong]
+            )
+        )
+    ).all()
+    return {(row.kind, row.value): tuple(json.loads(row.candidates)) for row in rows}
+
+
+def _owners(connection: Connection, usable: list[Identifier]) -> dict[tuple[str, str], str]:
+    if not usable:
+        return {}
+    found = connection.execute(
+        select(
+            customer_identifiers.c.kind, customer_identifiers.c.value, customer_identifiers.c.customer_key
+        ).where(
+            tuple_(customer_identifiers.c.kind, customer_identifiers.c.value).in_(
+                [(i.kind, i.value) for i in usable]
+            )
+        )
+    ).all()
+    return {(row.kind, row.value): row.customer_key for row in found}
+
+
+def _ensure_customer(connection: Connection, key: str, name: str | None, now: datetime) -> None:
+    insert_ignoring_conflicts(connection, customers, {"key": key, "name": name, "created_at": now}, ["key"])
+
+
+def _namesakes(connection: Connection, name: str, key: str) -> tuple[str, ...]:
+    rows = connection.execute(
+        select(customers.c.key)
+        .where(
+            func.lower(customers.c.name) == name.strip().lower(),
+            customers.c.key != key,
+            customers.c.key.in_(
+                select(customer_identifiers.c.customer_key).where(customer_identifiers.c.valid)
+            ),
+        )
+        .order_by(customers.c.key)
+        .limit(MAX_CANDIDATES)
+    ).scalars()
+    return tuple(rows)
 
 
 def identifiers_of(connection: Connection, key: str) -> list[Identifier]:

@@ -119,10 +119,19 @@ def mark_linked(
 
 
 def mark_retry(
-    connection: Connection, row_id: int, *, owner: str, error: str, at: datetime, count_attempt: bool = True
+    connection: Connection,
+    row_id: int,
+    *,
+    owner: str,
+    error: str,
+    at: datetime,
+    count_attempt: bool = True,
+    status: str = "failed",
 ) -> None:
+    """Release the row for another try at ``at``. ``status`` stays "pending" for a wait that is no
+    failure (the episode's case is being created by another worker)."""
     values: dict[str, Any] = {
-        "status": "failed",
+        "status": status,
         "next_attempt_at": at,
         "lease_owner": None,
         "lease_until": None,

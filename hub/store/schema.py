@@ -1,5 +1,9 @@
 """Every table of the hub, for migrations and tests: each area's tables module is imported here."""
 
+import hub.store.dedup_tables  # case_claims, ambiguous_matches, dedup_audit, ...
+import hub.store.deflection_tables  # deflection_decisions
+import hub.store.sla_tables  # sla_events, sla_clocks, sla_actions
+import hub.store.webhook_tables  # noqa: F401  (webhook_deliveries)
 from hub.store.tables import metadata
 
 __all__ = ["metadata"]

@@ -249,3 +249,7 @@ def test_consent_given_or_revoked_in_an_interaction_goes_to_the_ledger_once(post
         assert connection.execute(select(func.count()).select_from(consent_ledger)).scalar() == 3
     assert (sms.granted, sms.source) == (False, "event:web-chat")
     assert (email.granted, email.evidence) == (False, "ticked the SMS box")
+
+
+def test_the_hub_schedules_every_areas_tick(hub):
+    assert set(hub.scheduled_ticks()) == {"close_elapsed_episodes", "retry_failed_webhooks", "sla_clocks"}

@@ -93,7 +93,7 @@ def test_duplicate_yaml_key(copy) -> None:
 
 
 def test_unknown_files_are_ignored(copy) -> None:
-    copy.write("sla.yaml", "schedules: [not: checked here\n")
+    copy.write("notes.yaml", "schedules: [not: checked here\n")
     copy.write("notes.txt", "hello")
     assert validate_mappings(copy.directory) == []
 
@@ -123,7 +123,8 @@ def test_schema_unknown_key_points_at_the_key(copy) -> None:
         (copy.at("intents.yaml", "code: billing"), "intents[2]: missing required key 'label'"),
         (
             copy.at("intents.yaml", "lable: Billing question"),
-            "intents[2]: unknown key 'lable'; expected one of: code, label, family, channels, description",
+            "intents[2]: unknown key 'lable'; expected one of: "
+            "code, label, family, channels, description, duplicate_policy",
         ),
     ]
 

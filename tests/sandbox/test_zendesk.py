@@ -55,6 +55,7 @@ def test_create_get_update_and_comments(zd: Zenpy, sb: Sandbox) -> None:
         INTENT: "order_status",
         CHANNEL: None,
         EPISODE: "ep-1",
+        360000000005: None,  # CTI Hub SLA due
     }
     requester = zd.users(id=ticket.requester_id)
     assert (requester.name, requester.email, requester.role) == ("Jane Roe", "jane@example.com", "end-user")
