@@ -39,8 +39,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from types import MappingProxyType
 
-from hub.domain.business_hours import Schedule
-
 SELF_SERVICE = "self_service"
 CHAT = "chat"
 SMS = "sms"
@@ -110,13 +108,12 @@ class Thresholds:
 class DeflectionConfig:
     """``mappings/deflection.yaml``, built. Absent file: these defaults.
 
-    ``schedule_name`` names the business-hours schedule to read (from ``sla.yaml``, or the inline
-    ``schedule``); None means always open. ``schedule`` is the inline one, when the file has it.
+    ``schedule_name`` names the business-hours schedule to read from ``sla.yaml`` (one calendar for
+    SLA clocks and deflection promises); None means always open.
     """
 
     thresholds: Thresholds = field(default_factory=Thresholds)
     schedule_name: str | None = None
-    schedule: Schedule | None = None
     token_lifetime: timedelta = timedelta(minutes=15)
 
 

@@ -13,12 +13,11 @@ read the same calendar.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from hub.domain.business_hours import Holiday, Schedule
 from hub.domain.deflection import (
     CHAT,
     DEFAULT_RESPONSE_TIMES,
@@ -135,23 +134,13 @@ def _build(directory: Path, data: dict[str, Any], found: _Found) -> DeflectionCo
         ),
         response_times=MappingProxyType(times),
     )
-    inline = build_schedule(data["schedule"], ("schedule",), found) if "schedule" in data else None
     name = data.get("business_hours")
-    schedule = inline
-    if name is None and inline is not None:
-        name = inline.name
-    elif name is not None and inline is not None and inline.name != name:
-        found.add(
-            found.at("business_hours"),
-            f"business_hours: names schedule {name!r} but the inline schedule is {inline.name!r}",
-        )
-    elif name is not None and inline is None and "schedule" not in data:
+    if name is not None:
         _check_sla_schedule(directory, name, found)
     lifetime = data.get("context_token", {}).get("lifetime_minutes", 15)
     return DeflectionConfig(
         thresholds=thresholds,
         schedule_name=name,
-        schedule=schedule,
         token_lifetime=timedelta(minutes=lifetime),
     )
 
@@ -166,8 +155,7 @@ def _check_sla_schedule(directory: Path, name: str, found: _Found) -> None:
     if not path.exists():
         found.add(
             line,
-            f"business_hours: schedule {name!r} is not defined: there is no {SLA_FILE} and no inline "
-            "`schedule:` in this file",
+            f"business_hours: schedule {name!r} is not defined: there is no {SLA_FILE}",
         )
         return
     document = _parse(path, _Found(display=str(path)))
@@ -178,62 +166,3 @@ def _check_sla_schedule(directory: Path, name: str, found: _Found) -> None:
     if name not in names:
         known = ", ".join(str(n) for n in names if isinstance(n, str)) or "none"
         found.add(line, f"business_hours: no schedule {name!r} in {SLA_FILE} (schedules: {known})")
-
-
-def _date(value: Any) -> date | None:
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            return None
-    return None
-
-
-def build_schedule(data: Any, path: tuple[str | int, ...], found: _Found) -> Schedule | None:
-    """A business-hours ``Schedule`` from the Zendesk shape (IANA zone names), or None with the problems
-    at their lines."""
-    report = found.add
-    where = schema.dotted(path)
-    if not isinstance(data, dict):
-        report(found.at(*path), f"{where}: expected a mapping")
-        return None
-    intervals: list[tuple[int, int]] = []
-    for index, item in enumerate(data.get("intervals") or []):
-        start, end = (
-            (item.get("start_time"), item.get("end_time")) if isinstance(item, dict) else (None, None)
-        )
-        if not (isinstance(start, int) and isinstance(end, int)) or not 0 <= start < end <= 10080:
-            report(
-                found.at(*path, "intervals", index),
-                f"{where}.intervals[{index}]: start_time must be before end_time, both within 0..10080 "
-                "(minutes since Sunday 00:00)",
-            )
-            continue
-        intervals.append((start, end))
-    holidays: list[Holiday] = []
-    for index, item in enumerate(data.get("holidays") or []):
-        if not isinstance(item, dict):
-            continue
-        start, end = _date(item.get("start_date")), _date(item.get("end_date"))
-        if start is None or end is None or end < start:
-            report(
-                found.at(*path, "holidays", index),
-                f"{where}.holidays[{index}]: start_date and end_date must be dates (YYYY-MM-DD), "
-                "the end not before the start",
-            )
-            continue
-        holidays.append(Holiday(str(item.get("name", "")), start, end))
-    try:
-        return Schedule(
-            name=str(data.get("name")),
-            time_zone=str(data.get("time_zone")),
-            intervals=tuple(intervals),
-            holidays=tuple(holidays),
-        )
-    except ValueError as exc:
-        report(
-            found.at(*path, "time_zone") if "time zone" in str(exc) else found.at(*path), f"{where}: {exc}"
-        )
-        return None

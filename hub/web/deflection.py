@@ -55,9 +55,9 @@ def _load(state: BlueprintSetupState) -> None:
 
 
 def schedule_for(mappings: Mappings, config: DeflectionConfig) -> Schedule | None:
-    """The schedule ``business_hours`` names: the inline one, else ``sla.yaml``'s (the SLA loader's)."""
-    if config.schedule_name is None or config.schedule is not None:
-        return config.schedule
+    """The ``sla.yaml`` schedule that ``business_hours`` names (None: always open)."""
+    if config.schedule_name is None:
+        return None
     found = mappings.sla.schedules.get(config.schedule_name) if mappings.sla is not None else None
     if found is None:
         path = str(mappings.directory / DEFLECTION_FILE)

@@ -190,25 +190,6 @@ def test_without_a_schedule_the_hub_is_always_open(tmp_path, sqlite_engine, cloc
     assert answer["mode"] == "deflect"
 
 
-def test_an_inline_schedule_in_deflection_yaml_is_used(tmp_path, sqlite_engine, clock, fake_crm):
-    for source in MAPPINGS.glob("*.yaml"):
-        if source.name != "sla.yaml":
-            (tmp_path / source.name).write_text(source.read_text())
-    (tmp_path / "deflection.yaml").write_text(
-        "business_hours: weekends\n"
-        "schedule:\n  name: weekends\n  time_zone: Europe/London\n"
-        "  intervals: [{start_time: 8640, end_time: 10080}]\n"  # Saturday, all day
-    )
-    hub = build_hub(
-        replace(settings(), mappings_dir=tmp_path), clock=clock, crm=fake_crm, engine=sqlite_engine
-    )
-    offers = Offers(create_app(hub=hub).test_client())
-    assert offers.ok()["mode"] == "after_hours"  # Monday
-    assert "lines open Saturday 28 November 00:00 GMT" in offers.ok()["offers"][-1]["expected_response"]
-    clock.set(SATURDAY)
-    assert offers.ok()["mode"] == "deflect"
-
-
 def test_sms_is_offered_with_a_standing_consent_from_the_ledger(hub, offers):
     grant_sms(hub)
     answer = offers.ok()

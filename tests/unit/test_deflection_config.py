@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -55,7 +55,6 @@ def test_the_shipped_file_is_valid_and_names_the_new_york_schedule_of_sla_yaml()
     assert config.thresholds.wait_threshold_seconds == 120
     assert config.thresholds.response_times["sms"] == ResponseTime(10, 60)
     assert config.schedule_name == "new-york"
-    assert config.schedule is None  # not inline: the SLA loader builds it from sla.yaml
     assert config.token_lifetime == timedelta(minutes=15)
 
 
@@ -81,7 +80,6 @@ def test_every_knob_is_read(tmp_path):
     )
     assert t.response_times["chat"] == ResponseTime(1, 30)  # the unset key keeps its default
     assert config.token_lifetime == timedelta(minutes=5)
-    assert config.schedule is None
 
 
 def test_schema_problems_name_the_file_and_line(tmp_path):
@@ -114,8 +112,7 @@ def test_a_yaml_syntax_error_is_reported_at_its_line(tmp_path):
 def test_a_duplicate_key_is_reported(tmp_path):
     path = write(
         tmp_path,
-        "business_hours: a\nbusiness_hours: b\n"
-        "schedule: {name: b, time_zone: UTC, intervals: [{start_time: 0, end_time: 60}]}\n",
+        "business_hours: a\nbusiness_hours: b\n",
     )
     [problem] = deflection_problems(tmp_path)
     assert problem.path == f"{path}:2"
@@ -126,7 +123,7 @@ def test_a_schedule_name_of_sla_yaml_is_accepted(tmp_path):
     write(tmp_path, SLA, "sla.yaml")
     write(tmp_path, "business_hours: london\n")
     config = load_deflection_config(tmp_path)
-    assert (config.schedule_name, config.schedule) == ("london", None)
+    assert config.schedule_name == "london"
 
 
 def test_a_schedule_name_missing_from_sla_yaml_is_a_problem_at_its_line(tmp_path):
@@ -137,56 +134,10 @@ def test_a_schedule_name_missing_from_sla_yaml_is_a_problem_at_its_line(tmp_path
     assert problem.message == "business_hours: no schedule 'paris' in sla.yaml (schedules: london)"
 
 
-def test_a_schedule_name_without_sla_yaml_or_inline_schedule_is_a_problem(tmp_path):
+def test_a_schedule_name_without_sla_yaml_is_a_problem(tmp_path):
     write(tmp_path, "business_hours: london\n")
     [problem] = deflection_problems(tmp_path)
-    assert "there is no sla.yaml and no inline `schedule:`" in problem.message
-
-
-def test_an_inline_schedule_must_carry_the_name_it_is_called_by(tmp_path):
-    path = write(
-        tmp_path,
-        "business_hours: london\n"
-        "schedule:\n  name: paris\n  time_zone: Europe/Paris\n  intervals: [{start_time: 0, end_time: 60}]\n",
-    )
-    [problem] = deflection_problems(tmp_path)
-    assert problem.path == f"{path}:1"
-    assert "names schedule 'london' but the inline schedule is 'paris'" in problem.message
-
-
-def test_an_inline_schedule_alone_names_itself(tmp_path):
-    write(
-        tmp_path,
-        "schedule:\n  name: paris\n  time_zone: Europe/Paris\n  intervals: [{start_time: 0, end_time: 60}]\n"
-        "  holidays: [{name: Bastille Day, start_date: 2026-07-14, end_date: '2026-07-14'}]\n",
-    )
-    config = load_deflection_config(tmp_path)
-    assert config.schedule_name == "paris"
-    assert config.schedule.intervals == ((0, 60),)
-    assert config.schedule.holidays[0].start_date == date(2026, 7, 14)  # a YAML date or a quoted one
-
-
-def test_inline_schedule_problems_name_their_lines(tmp_path):
-    path = write(
-        tmp_path,
-        "schedule:\n"
-        "  name: x\n"
-        "  time_zone: Mars/Olympus\n"
-        "  intervals:\n"
-        "    - {start_time: 600, end_time: 500}\n"
-        "    - {start_time: 0, end_time: 60}\n"
-        "  holidays:\n"
-        "    - {name: odd, start_date: '2026-12-26', end_date: '2026-12-01'}\n",
-    )
-    problems = deflection_problems(tmp_path)
-    assert [p.path for p in problems] == [
-        line_of(path, "Mars"),
-        line_of(path, "600"),
-        line_of(path, "odd"),
-    ]
-    assert "unknown time zone 'Mars/Olympus'" in problems[0].message
-    assert "start_time must be before end_time" in problems[1].message
-    assert "the end not before the start" in problems[2].message
+    assert "schedule 'london' is not defined: there is no sla.yaml" in problem.message
 
 
 def test_the_schemas_ship_with_the_code_so_a_copied_directory_validates(tmp_path):
