@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
 from typing import Any
 
+import fastjsonschema
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
@@ -56,6 +58,24 @@ def _problem(error: ValidationError) -> list[Problem]:
     return [Problem(path, error.message)]
 
 
+def _is_aware_datetime(value: str) -> bool:
+    try:
+        return _aware_datetime(value)
+    except ValueError:
+        return False
+
+
+def _compile_fast(schema: dict[str, Any]) -> Callable[[Any], Any]:
+    """A compiled validator for the happy path (about 20x faster than jsonschema's).
+
+    The contract uses nothing newer than draft 7, so fastjsonschema compiles it as such; jsonschema
+    remains the judge that words every problem (``tests/unit/test_validation.py`` checks the two
+    agree).
+    """
+    draft7 = {**schema, "$schema": "http://json-schema.org/draft-07/schema#"}
+    return fastjsonschema.compile(draft7, formats={"date-time": _is_aware_datetime})
+
+
 @dataclass(frozen=True)
 class OutcomeValidator:
     schema: dict[str, Any]
@@ -63,6 +83,15 @@ class OutcomeValidator:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_validator", Draft202012Validator(self.schema, format_checker=_formats))
+        object.__setattr__(self, "_fast", _compile_fast(self.schema))
+
+    def conforms(self, payload: Any) -> bool:
+        """True when the payload satisfies the contract schema (catalog checks aside)."""
+        try:
+            self._fast(payload)  # type: ignore[attr-defined]
+        except fastjsonschema.JsonSchemaException:
+            return False
+        return True
 
     def parse(self, body: bytes) -> dict[str, Any]:
         """The validated payload, or ValidationFailed listing every problem with its JSON path."""
@@ -81,8 +110,10 @@ class OutcomeValidator:
         return payload
 
     def problems(self, payload: Any) -> list[Problem]:
-        validator: Draft202012Validator = self._validator  # type: ignore[attr-defined]
-        found = [p for error in validator.iter_errors(payload) for p in _problem(error)]
+        found: list[Problem] = []
+        if not self.conforms(payload):
+            validator: Draft202012Validator = self._validator  # type: ignore[attr-defined]
+            found = [p for error in validator.iter_errors(payload) for p in _problem(error)]
         if isinstance(payload, dict):
             intent = payload.get("intent")
             if isinstance(intent, str) and intent and intent not in self.catalog.intents:

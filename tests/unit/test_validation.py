@@ -87,3 +87,31 @@ def test_malformed_json_is_its_own_error(validator):
 
 def test_top_level_must_be_an_object(validator):
     assert ("$", "[] is not of type 'object'") in problems(validator, b"[]")
+
+
+def test_the_fast_path_and_the_wording_validator_agree(validator):
+    """fastjsonschema decides the happy path; jsonschema words the problems. They must agree."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    base = json.loads(event())
+    keys = ["event_id", "occurred_at", "channel", "customer", "intent", "outcome", "transcript", "priority"]
+    values = st.one_of(
+        st.none(),
+        st.integers(),
+        st.text(max_size=5),
+        st.sampled_from(["chat", "2026-11-23T10:00:00Z", "2026-11-23T10:00:00", "resolved", "urgent", ""]),
+        st.just({"phone": "+1"}),
+        st.just({}),
+        st.just([{"from": "bot", "text": "hi"}]),
+        st.just([{"from": "alien", "text": "hi"}]),
+    )
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.dictionaries(st.sampled_from(keys), values, max_size=4), st.sets(st.sampled_from(keys), max_size=2))
+    def agree(changes, removed):
+        payload = {k: v for k, v in {**base, **changes}.items() if k not in removed}
+        jsonschema_says = not list(validator._validator.iter_errors(payload))
+        assert validator.conforms(payload) == jsonschema_says, payload
+
+    agree()
