@@ -108,7 +108,9 @@ def test_the_fast_path_and_the_wording_validator_agree(validator):
     )
 
     @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-    @given(st.dictionaries(st.sampled_from(keys), values, max_size=4), st.sets(st.sampled_from(keys), max_size=2))
+    @given(
+        st.dictionaries(st.sampled_from(keys), values, max_size=4), st.sets(st.sampled_from(keys), max_size=2)
+    )
     def agree(changes, removed):
         payload = {k: v for k, v in {**base, **changes}.items() if k not in removed}
         jsonschema_says = not list(validator._validator.iter_errors(payload))
