@@ -1,39 +1,44 @@
 """Salesforce adapter: the hub's ``CRM`` port on simple-salesforce (entry point ``salesforce``).
 
-    client.py   settings, the session with our timeouts, the lazy connection
-    crm.py      SalesforceCRM: upserts by External ID for cases and tasks
+    auth.py     token sources: JWT bearer (authlib), client credentials (My Domain), legacy password
+    client.py   settings, the session with our timeouts (and Sforce-Limit-Info), the client
+    crm.py      SalesforceCRM: one Composite round trip per outcome, upserts by External ID,
+                quota pause, in-call retries, ``status()``, ``describe_objects()``
     errors.py   the one table from (HTTP status, errorCode) to the hub's CrmError classes
     repair.py   SalesforceRepair: parallel Cases by SOQL, parented (and closed) (``ctihub dedup``)
 
-Settings (``CTIHUB_SALESFORCE_*``, prefix removed): ``instance_url`` + ``access_token`` (a session
-id), optional ``api_version`` (default 59.0). ``username`` + ``password`` + ``security_token``
-(optional ``domain`` login/test) still work but log a warning. JWT bearer and client credentials are
-not offered yet.
+Settings (``CTIHUB_SALESFORCE_*``, prefix removed; any of them may come from a ``*_FILE``):
+
+    auth                jwt | client_credentials | password | access_token (default: from what is set)
+    jwt                 consumer_key, username, private_key (PEM) or private_key_file,
+                        login_url (https://login.salesforce.com, https://test.salesforce.com or the My
+                        Domain; default from ``domain`` login/test), jwt_audience (default: login host)
+    client_credentials  consumer_key, consumer_secret, login_url = the My Domain URL (login/test refused)
+    password            username, password, security_token, domain (legacy: logs a warning once)
+    access_token        access_token (a session id) + instance_url
+    api_version         default 59.0 (46.0 at least); session_seconds (token reuse, default 3600);
+                        retry_attempts (default 3), retry_max_wait (default 5 s) for in-call retries
+
+Code serving a web request must call ``crm.without_retries()``: nothing then waits inside a call.
 """
 
 from __future__ import annotations
 
-import logging
-
 from hub.ports import AdapterConfig
 
+from .auth import warn_legacy_login
 from .client import SalesforceSettings
 from .crm import DEFAULT_CASE_KEY_FIELD, DEFAULT_CASE_OBJECT, SalesforceCRM
 from .repair import SalesforceRepair, intent_field
 
 __all__ = ["SalesforceCRM", "SalesforceRepair", "SalesforceSettings", "build_crm", "build_repair"]
 
-log = logging.getLogger(__name__)
-
 
 def build_crm(config: AdapterConfig) -> SalesforceCRM:
     """The adapter for ``config``; checks the settings (ConfigError) but sends nothing."""
     settings = SalesforceSettings.from_settings(config.settings)
     if settings.legacy_login:
-        log.warning(
-            "Salesforce: username/password login is a legacy path; set CTIHUB_SALESFORCE_ACCESS_TOKEN "
-            "and CTIHUB_SALESFORCE_INSTANCE_URL instead"
-        )
+        warn_legacy_login(settings.username)
     return SalesforceCRM(
         settings,
         config.mapping,

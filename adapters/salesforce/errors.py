@@ -5,32 +5,38 @@
     requests.Timeout, requests.ConnectionError            CrmRetryable
     429, 408, 409, 5xx                                    CrmRetryable (retry_after = Retry-After)
     400 UNABLE_TO_LOCK_ROW                                CrmRetryable (a row lock, not the record)
-    401 INVALID_SESSION_ID (any 401), failed legacy login CrmAuthExpired
-    403 REQUEST_LIMIT_EXCEEDED                            CrmQuotaExhausted (the org's 24 h quota)
+    401 INVALID_SESSION_ID (any 401), failed legacy login CrmAuthExpired (``crm`` re-mints once)
+    4xx from the OAuth token endpoint (invalid_grant ...) CrmAuthExpired
+    403 REQUEST_LIMIT_EXCEEDED                            CrmQuotaExhausted (the org's 24 h quota;
+                                                          ``crm`` pauses every call, visibly)
     300, 400, 403, 404 and other 4xx                      CrmRecordRejected with Salesforce's own
                                                           errorCode and message
     an answer we cannot read (not JSON, no id)            CrmRetryable
 
+The same table classifies each failed subrequest of a Composite answer (HTTP 200 overall, see
+``from_composite``), so a bad picklist value inside a composite dead-letters the record exactly as
+it would alone.
+
 Where the status comes from: ``simple_salesforce.SalesforceError.status`` and its ``.content``
 (the REST error array ``[{"message", "errorCode", "fields"}]``), or ``requests.HTTPError.response``
-for the 429/5xx answers that ``client.BoundSession`` raises itself so their ``Retry-After`` header
-survives (simple-salesforce's exceptions keep only the status and body).
+for the 429/5xx answers that ``adapters.http.BoundSession`` raises itself so their ``Retry-After``
+header survives (simple-salesforce's exceptions keep only the status and body).
 
-Messages carry Salesforce's own words and never a token: we build them from the error body, not from
-the library's ``str(exc)``.
+Messages carry Salesforce's own words and never a token or key: we build them from the error body,
+not from the library's ``str(exc)`` (which holds the URL and headers).
 """
 
 from __future__ import annotations
 
 import contextlib
-import email.utils
-import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import requests
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceError
 
+from adapters.http import ANY, Row, retry_after
+from adapters.http import classify as classify_in
 from hub.domain.errors import (
     CrmAuthExpired,
     CrmError,
@@ -40,18 +46,36 @@ from hub.domain.errors import (
 )
 
 CRM = "salesforce"
-ANY = None  # any errorCode
 TIMEOUT = -1  # pseudo-statuses for failures that never got an HTTP answer
 CONNECTION = -2
+QUOTA_CODE = "REQUEST_LIMIT_EXCEEDED"
+HALTED = "PROCESSING_HALTED"  # a composite subrequest rolled back because another one failed
+# Errors of the OAuth 2.0 token endpoint (RFC 6749 §5.2, plus Salesforce's own).
+OAUTH_ERRORS = frozenset(
+    {
+        "invalid_grant",
+        "invalid_client",
+        "invalid_client_id",
+        "invalid_client_credentials",
+        "invalid_request",
+        "unauthorized_client",
+        "unsupported_grant_type",
+        "invalid_scope",
+        "inactive_user",
+        "inactive_org",
+        "invalid_app_access",
+    }
+)
 
-# (status or range of statuses, Salesforce errorCode or ANY) -> what the caller should do.
+# (status or range of statuses, Salesforce errorCode(s) or ANY) -> what the caller should do.
 # First matching row wins, so specific codes come before the catch-all rows of their status.
-TABLE: tuple[tuple[int | range, str | None, type[CrmError]], ...] = (
+TABLE: tuple[Row, ...] = (
     (TIMEOUT, ANY, CrmRetryable),
     (CONNECTION, ANY, CrmRetryable),
     (401, "INVALID_SESSION_ID", CrmAuthExpired),
     (401, ANY, CrmAuthExpired),
-    (403, "REQUEST_LIMIT_EXCEEDED", CrmQuotaExhausted),
+    (range(400, 500), OAUTH_ERRORS, CrmAuthExpired),
+    (403, QUOTA_CODE, CrmQuotaExhausted),
     (400, "UNABLE_TO_LOCK_ROW", CrmRetryable),
     (408, ANY, CrmRetryable),
     (409, ANY, CrmRetryable),
@@ -62,27 +86,7 @@ TABLE: tuple[tuple[int | range, str | None, type[CrmError]], ...] = (
 
 
 def classify(status: int, code: str | None) -> type[CrmError]:
-    for statuses, row_code, error in TABLE:
-        status_matches = status in statuses if isinstance(statuses, range) else status == statuses
-        if status_matches and (row_code is ANY or row_code == code):
-            return error
-    return CrmRetryable  # 1xx/2xx never get here; anything stranger is worth another try
-
-
-def retry_after(headers: Mapping[str, str] | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date), or None."""
-    value = (headers or {}).get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(when.timestamp() - time.time(), 0.0)
+    return classify_in(TABLE, status, code)
 
 
 def describe_body(content: Any) -> tuple[str | None, str | None]:
@@ -118,6 +122,24 @@ def from_answer(status: int, content: Any, headers: Mapping[str, str] | None = N
     """The CrmError for an HTTP error answer: its status, errorCode, message and Retry-After."""
     code, message = describe_body(content)
     return _error(status, code, message or f"HTTP {status}", headers)
+
+
+def from_composite(entries: Sequence[Mapping[str, Any]], what: Mapping[str, str]) -> CrmError | None:
+    """The CrmError for a Composite answer (HTTP 200) whose subrequests failed, or None if none did.
+
+    Each failed subrequest is classified by the table on its own ``httpStatusCode`` and errorCode;
+    the one that caused the failure wins over those merely rolled back (``PROCESSING_HALTED``).
+    Its message names the record (``what`` maps referenceId to e.g. ``"Task"``).
+    """
+    failed = [e for e in entries if int(e.get("httpStatusCode") or 0) >= 300]
+    if not failed:
+        return None
+    causes = [e for e in failed if describe_body(e.get("body"))[0] != HALTED] or failed
+    cause = causes[0]
+    status = int(cause.get("httpStatusCode") or 0)
+    code, message = describe_body(cause.get("body"))
+    name = what.get(str(cause.get("referenceId")), str(cause.get("referenceId")))
+    return _error(status, code, f"{name}: {message or f'HTTP {status}'}", cause.get("httpHeaders"))
 
 
 def translate(exc: BaseException) -> CrmError:

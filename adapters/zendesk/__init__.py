@@ -1,12 +1,19 @@
 """Zendesk adapter: the hub's ``CRM`` port on zenpy (entry point ``zendesk``).
 
-    client.py   settings, the session with our auth and timeouts, the lazy zenpy client
-    crm.py      ZendeskCRM: tickets by external_id + Idempotency-Key, marked private comments
+    client.py   settings, the session with our auth and timeouts (raises on 429), the zenpy client
+    crm.py      ZendeskCRM: tickets by external_id + Idempotency-Key, marked private comments,
+                in-call retries, screen pop (``display_ticket``/``display_user``), ``ticket_fields``,
+                ``status()``
     errors.py   the one table from (HTTP status, Zendesk error) to the hub's CrmError classes
     repair.py   ZendeskRepair: parallel tickets by search, merged or linked (``ctihub dedup``)
 
-Settings (``CTIHUB_ZENDESK_*``, prefix removed): ``subdomain``; ``email`` + ``api_token``, or
-``oauth_token``; optional ``domain`` (default zendesk.com).
+Settings (``CTIHUB_ZENDESK_*``, prefix removed; any of them may come from a ``*_FILE``):
+``subdomain``; ``email`` + ``api_token`` (Basic ``email/token``), or ``oauth_token`` (Bearer);
+optional ``domain`` (default zendesk.com), ``retry_attempts`` (default 3) and ``retry_max_wait``
+(default 5 s) for in-call retries.
+
+Code serving a web request (the agent panel's screen pop) must call ``crm.without_retries()``:
+nothing then waits inside a call.
 """
 
 from __future__ import annotations

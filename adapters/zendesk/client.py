@@ -14,7 +14,7 @@ What the installed zenpy 2.0.57 does, and what we do about it:
 - Its ``timeout=`` is passed on every call it makes; ``BoundSession`` adds the same timeout to the
   calls we send ourselves.
 - It mounts a urllib3 ``Retry(total=3)`` adapter only on a session it creates itself; ours has none,
-  so nothing is retried below the hub's worker.
+  so nothing is retried below the adapter's own ``RetryPolicy`` (``crm``) and the hub's worker.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import requests
 from requests.structures import CaseInsensitiveDict
 from zenpy import Zenpy
 
+from adapters.http import BoundSession as HttpSession
 from hub.domain.errors import ConfigError, Problem
 
 ENV_PREFIX = "CTIHUB_ZENDESK_"
@@ -43,6 +44,12 @@ class ZendeskSettings:
     api_token: str | None = field(default=None, repr=False)
     oauth_token: str | None = field(default=None, repr=False)
     domain: str = DEFAULT_DOMAIN
+    retry_attempts: int = 3
+    retry_max_wait: float = 5.0
+
+    @property
+    def auth(self) -> str:
+        return "oauth" if self.oauth_token else "api_token"
 
     @property
     def base_url(self) -> str:
@@ -70,6 +77,15 @@ class ZendeskSettings:
                 problems.append(Problem(f"{ENV_PREFIX}API_TOKEN", "set it (with EMAIL), or OAUTH_TOKEN"))
             if not email:
                 problems.append(Problem(f"{ENV_PREFIX}EMAIL", "required with an API token"))
+        retry = {}
+        for name, convert in (("retry_attempts", int), ("retry_max_wait", float)):
+            raw = get(name)
+            if raw is None:
+                continue
+            try:
+                retry[name] = convert(raw)
+            except ValueError:
+                problems.append(Problem(f"{ENV_PREFIX}{name.upper()}", f"not a number: {raw!r}"))
         if problems:
             raise ConfigError("Zendesk settings are incomplete", problems)
         return cls(
@@ -78,53 +94,39 @@ class ZendeskSettings:
             api_token=None if oauth_token else api_token,
             oauth_token=oauth_token,
             domain=get("domain") or DEFAULT_DOMAIN,
+            **retry,  # type: ignore[arg-type]
         )
 
 
-class BoundSession:
+class BoundSession(HttpSession):
     """The ``requests.Session`` zenpy (and our own calls) see.
 
-    Keeps this account's auth and headers to itself, puts our timeout on every request, and raises
-    ``requests.HTTPError`` for a 429 (or a 5xx with ``Retry-After``) instead of returning it.
+    Keeps this account's auth and headers to itself, puts our timeout on every request, raises
+    ``requests.HTTPError`` for a 429 (or a 5xx with ``Retry-After``) instead of returning it
+    (``adapters.http.BoundSession``), and keeps the last ``X-Rate-Limit`` headers it saw.
     """
 
     def __init__(self, transport: requests.Session, timeout: tuple[float, float]) -> None:
-        self.transport = transport
-        self.timeout = timeout
+        super().__init__(transport, timeout, on_response=self._note)
         self.auth: Any = None  # zenpy sets ("<email>/token", <api token>) here
         self.headers: CaseInsensitiveDict[str] = CaseInsensitiveDict(
             {"User-Agent": USER_AGENT, "Accept": "application/json"}
         )
+        self.rate_limit: tuple[int, int] | None = None  # (limit, remaining) per minute
 
     def __repr__(self) -> str:
         return "BoundSession(<zendesk>)"
 
-    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self.timeout
+    def prepare(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         kwargs["headers"] = {**self.headers, **(kwargs.get("headers") or {})}
         if self.auth is not None and kwargs.get("auth") is None:
             kwargs["auth"] = self.auth
-        response = self.transport.request(method, url, **kwargs)
-        status = response.status_code
-        if status == 429 or (status >= 500 and "Retry-After" in response.headers):
-            raise requests.HTTPError(f"{status} {response.reason}", response=response)
-        return response
+        return kwargs
 
-    def get(self, url: str, **kwargs: Any) -> requests.Response:
-        return self.request("GET", url, **kwargs)
-
-    def post(self, url: str, data: Any = None, json: Any = None, **kwargs: Any) -> requests.Response:
-        return self.request("POST", url, data=data, json=json, **kwargs)
-
-    def put(self, url: str, data: Any = None, **kwargs: Any) -> requests.Response:
-        return self.request("PUT", url, data=data, **kwargs)
-
-    def patch(self, url: str, data: Any = None, **kwargs: Any) -> requests.Response:
-        return self.request("PATCH", url, data=data, **kwargs)
-
-    def delete(self, url: str, **kwargs: Any) -> requests.Response:
-        return self.request("DELETE", url, **kwargs)
+    def _note(self, response: requests.Response) -> None:
+        limit, remaining = (response.headers.get(h) for h in ("X-Rate-Limit", "X-Rate-Limit-Remaining"))
+        if limit and remaining and limit.isdigit() and remaining.isdigit():
+            self.rate_limit = (int(limit), int(remaining))
 
 
 def connect(

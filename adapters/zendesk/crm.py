@@ -8,12 +8,26 @@
                                      nothing is written when a comment ends with this event's marker
                                 PUT  /api/v2/tickets/<id>.json  {comment, custom_fields, additional_tags}
     get_case                    GET  /api/v2/tickets/<id>.json
+    display_ticket              POST /api/v2/channels/voice/agents/<agent>/tickets/<id>/display.json
+    display_user                POST /api/v2/channels/voice/agents/<agent>/users/<id>/display.json
+    ticket_fields               GET  /api/v2/ticket_fields.json           (``ctihub crm check``)
+
+``display_ticket``/``display_user`` are the Talk Partner Edition screen pop (the agent's browser
+opens the ticket or user); they are for the agent panel, which calls them through
+``crm.without_retries()``: code serving a web request never waits inside a call.
+
+Every port call runs under the adapter's ``RetryPolicy`` (``adapters.http``): a CrmRetryable failure
+(timeout, connection reset, 5xx, 409, a 429 whose Retry-After is short) is tried again inside the
+call, waiting exactly Retry-After when given, and each new try runs with ``retrying=True`` so it
+looks before it writes (a PUT that reached Zendesk before the connection dropped is not repeated).
+A longer Retry-After leaves at once, carried on the CrmRetryable, for the worker to honor.
 
 Comments are private notes (``public: false``) and end with a marker line naming the event key,
 ``— CTI Hub · ev_…``, so a retry can see its comment was written (Zendesk comments are not
 idempotent). Mapped field names: ``custom_fields.<field id>`` becomes a ``custom_fields`` entry,
 ``tags`` are set on a new ticket and added (``additional_tags``) on an update, ``comment.<name>``
-goes into the comment; any other name is a ticket property.
+goes into the comment, and so do the comment properties (``body``, ``public``, ``author_id`` ...)
+of the activity mapping (its object is the comment); any other name is a ticket property.
 
 zenpy makes the reads it does well (``tickets(id=)``, ``users.create_or_update``). We send the rest
 through the same session ourselves: zenpy has no per-request header hook for ``Idempotency-Key``,
@@ -24,16 +38,29 @@ update hides the audit that carries the new comment's id.
 from __future__ import annotations
 
 import contextlib
+import copy
 import threading
-from collections.abc import Iterator, Mapping
-from typing import Any
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 import requests
 from zenpy import Zenpy
 from zenpy.lib.api_objects import User
 
-from hub.domain.errors import CrmAuthExpired, CrmRecordRejected, CrmRetryable
-from hub.ports import ActivityWrite, CaseRecord, CaseWrite, CustomerProfile, LinkResult, RecordRef
+from adapters.http import RetryPolicy
+from hub.domain.errors import CrmAuthExpired, CrmError, CrmRecordRejected, CrmRetryable
+from hub.ports import (
+    ActivityWrite,
+    CaseRecord,
+    CaseWrite,
+    CrmMetadata,
+    CustomerProfile,
+    LinkResult,
+    RecordRef,
+)
 
 from . import client
 from .errors import CRM, from_response, translated
@@ -44,6 +71,9 @@ USER_ID = "zendesk_user"  # CustomerProfile.external_ids key holding a Zendesk u
 CLOSED_STATUSES = frozenset({"solved", "closed"})
 MARKER = "— CTI Hub · "
 MAX_PAGES = 20  # of 100: a retry's own comment is among the newest, found on the first page
+# Names of the activity mapping that are properties of the comment itself (TicketCommentObject).
+COMMENT_FIELDS = frozenset({"body", "html_body", "public", "author_id", "uploads"})
+T = TypeVar("T")
 
 
 def marker(key: str) -> str:
@@ -68,9 +98,14 @@ class _TicketFields:
         self.tags: list[str] = []
         self.comment: dict[str, Any] = {}
 
-    def add(self, fields: Mapping[str, Any]) -> _TicketFields:
+    def add(
+        self, fields: Mapping[str, Any], *, comment_fields: frozenset[str] = frozenset()
+    ) -> _TicketFields:
+        """Sort ``fields`` in; names in ``comment_fields`` (the activity mapping's) go to the comment."""
         for name, value in fields.items():
-            if name.startswith("custom_fields."):
+            if name in comment_fields:
+                self.comment[name] = value
+            elif name.startswith("custom_fields."):
                 self.custom[self._field_id(name.removeprefix("custom_fields."))] = value
             elif name == "custom_fields" and isinstance(value, list):
                 for item in value:
@@ -110,6 +145,23 @@ class _TicketFields:
         return comment
 
 
+def _iso(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass
+class _AccountState:
+    """What every view of one account shares (``without_retries()`` copies share it)."""
+
+    transport: Any = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    connection: tuple[Zenpy, client.BoundSession] | None = None
+    rate_limited_until: float | None = None
+    auth_failure: str | None = None
+
+
 class ZendeskCRM:
     """One Zendesk account. Connects on the first call, not when built."""
 
@@ -122,19 +174,33 @@ class ZendeskCRM:
         *,
         session: Any = None,
         timeout: tuple[float, float] = (5.0, 30.0),
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.timeout = timeout
-        self._transport = session
         self.case_object: str = getattr(getattr(mapping, "case", None), "object", None) or DEFAULT_CASE_OBJECT
         self.activity_object: str = (
             getattr(getattr(mapping, "activity", None), "object", None) or DEFAULT_ACTIVITY_OBJECT
         )
-        self._lock = threading.Lock()
-        self._connection: tuple[Zenpy, client.BoundSession] | None = None
+        self.retry = retry or RetryPolicy(attempts=settings.retry_attempts, max_wait=settings.retry_max_wait)
+        self.clock = clock
+        self._account = _AccountState(transport=session)
 
     def __repr__(self) -> str:
-        return f"ZendeskCRM({self.settings.base_url!r})"
+        return f"ZendeskCRM({self.settings.base_url!r}, auth={self.settings.auth})"
+
+    # -- views -------------------------------------------------------------------------------------
+
+    def with_retries(self, policy: RetryPolicy) -> ZendeskCRM:
+        """The same account (connection, state) with another in-call retry policy."""
+        view = copy.copy(self)
+        view.retry = policy
+        return view
+
+    def without_retries(self) -> ZendeskCRM:
+        """The same account, never waiting inside a call: what code serving a web request must use."""
+        return self.with_retries(RetryPolicy.none())
 
     # -- the CRM port ------------------------------------------------------------------------------
 
@@ -142,8 +208,7 @@ class ZendeskCRM:
         if not str(case_id).isdigit():
             return None  # ticket ids are numbers; anything else cannot exist
         try:
-            with self._calls() as (zenpy, _):
-                ticket = zenpy.tickets(id=int(case_id))
+            ticket = self._call(lambda zenpy, _s, _r: zenpy.tickets(id=int(case_id)), retrying=False)
         except CrmRecordRejected as exc:
             if exc.status == 404:
                 return None
@@ -157,49 +222,111 @@ class ZendeskCRM:
         )
 
     def create_case(self, case: CaseWrite, activity: ActivityWrite, *, retrying: bool) -> LinkResult:
-        with self._calls() as (zenpy, session):
-            if retrying:
-                existing = self._find_by_external_id(session, case.key)
-                if existing is not None:
-                    return self._append(session, existing, activity, retrying=True)
-            fields = _TicketFields().add(case.fields).add(activity.fields)
-            ticket = fields.ticket_body(tags_as="tags")
-            ticket["external_id"] = case.key
-            if "requester_id" not in ticket and "requester" not in ticket:
-                ticket.update(self._requester(zenpy, case.customer))
-            ticket["comment"] = fields.comment_for(activity)
-            try:
-                response = self._send(
-                    session,
-                    "POST",
-                    "/tickets.json",
-                    json={"ticket": ticket},
-                    headers={"Idempotency-Key": case.key},
-                )
-            except CrmRecordRejected as exc:
-                # The key was used within 2 h with another body (another event of the same
-                # episode after a lost answer): the ticket exists, so append to it instead.
-                if exc.crm_code != "IdempotentRequestError":
-                    raise
-                existing = self._find_by_external_id(session, case.key)
-                if existing is None:
-                    raise
-                return self._append(session, existing, activity, retrying=True)
-            answer = self._json(response)
-            ticket_id = str(answer["ticket"]["id"])
-            created = response.headers.get("x-idempotency-lookup", "").lower() != "hit"
-            return LinkResult(
-                case=RecordRef(CRM, self.case_object, ticket_id, created),
-                activity=RecordRef(CRM, self.activity_object, self._comment_id(answer), created),
-            )
+        return self._call(
+            lambda zenpy, session, again: self._create(zenpy, session, case, activity, retrying=again),
+            retrying=retrying,
+        )
 
     def append_activity(self, case_id: str, activity: ActivityWrite, *, retrying: bool) -> LinkResult:
         if not str(case_id).isdigit():
             raise CrmRecordRejected(f"not a Zendesk ticket id: {case_id!r}", crm=CRM, crm_code="InvalidId")
-        with self._calls() as (_, session):
-            return self._append(session, int(case_id), activity, retrying=retrying)
+        return self._call(
+            lambda _z, session, again: self._append(session, int(case_id), activity, retrying=again),
+            retrying=retrying,
+        )
+
+    # -- screen pop (Talk Partner Edition) ----------------------------------------------------------
+
+    def display_ticket(self, agent_id: str | int, ticket_id: str | int) -> None:
+        """Open the ticket in the agent's browser. 404 (CrmRecordRejected) when either id is wrong."""
+        self._display(agent_id, "tickets", ticket_id)
+
+    def display_user(self, agent_id: str | int, user_id: str | int) -> None:
+        """Open the user's profile in the agent's browser. 404 when either id is wrong."""
+        self._display(agent_id, "users", user_id)
+
+    def _display(self, agent_id: str | int, kind: str, record_id: str | int) -> None:
+        for name, value in (("agent", agent_id), (kind.removesuffix("s"), record_id)):
+            if not str(value).isdigit():
+                raise CrmRecordRejected(f"not a Zendesk {name} id: {value!r}", crm=CRM, crm_code="InvalidId")
+        path = f"/channels/voice/agents/{int(agent_id)}/{kind}/{int(record_id)}/display.json"
+        self._call(lambda _z, session, _r: self._send(session, "POST", path), retrying=False)
+
+    # -- metadata and state ---------------------------------------------------------------------------
+
+    def ticket_fields(self) -> list[dict[str, Any]]:
+        """Every ticket field (system and custom, with their options), as the API lists them."""
+        return self._call(
+            lambda _z, session, _r: list(self._pages(session, "/ticket_fields.json", {}, "ticket_fields")),
+            retrying=False,
+        )
+
+    def metadata(self) -> CrmMetadata:
+        """``hub.ports.MetadataSource``: the ticket fields ``ctihub crm check`` works on."""
+        return CrmMetadata(crm=CRM, ticket_fields=self.ticket_fields())
+
+    def status(self) -> dict[str, Any]:
+        """What operations should see, without calling Zendesk: ``state`` is ``ok``,
+        ``rate_limited`` (with ``until``, from the last Retry-After) or ``auth_failed``."""
+        account = self._account
+        with account.lock:
+            limited, failure = account.rate_limited_until, account.auth_failure
+            connection = account.connection
+        rate = connection[1].rate_limit if connection is not None else None
+        state, until, reason = "ok", None, None
+        if failure is not None:
+            state, reason = "auth_failed", failure
+        elif limited is not None and self.clock() < limited:
+            state, until, reason = "rate_limited", limited, "Retry-After"
+        return {
+            "crm": CRM,
+            "state": state,
+            "until": _iso(until),
+            "reason": reason,
+            "auth": self.settings.auth,
+            "rate_limit": {"limit": rate[0], "remaining": rate[1]} if rate else None,
+            "retries_in_call": self.retry.attempts - 1,
+        }
 
     # -- inside --------------------------------------------------------------------------------------
+
+    def _call(self, work: Callable[[Zenpy, client.BoundSession, bool], T], *, retrying: bool) -> T:
+        """``work(zenpy, session, retrying)`` under the retry policy; each new try is ``retrying``."""
+
+        def attempt(number: int) -> T:
+            self._refuse_until_allowed()
+            try:
+                with self._calls() as (zenpy, session):
+                    return work(zenpy, session, retrying or number > 1)
+            except CrmError as exc:
+                self._note_failure(exc)
+                raise
+
+        result = self.retry.call(attempt)
+        with self._account.lock:
+            self._account.auth_failure = None
+        return result
+
+    def _refuse_until_allowed(self) -> None:
+        """No call before the last Retry-After has passed (the rate limit is the account's)."""
+        now = self.clock()
+        with self._account.lock:
+            until = self._account.rate_limited_until
+        if until is not None and now < until:
+            raise CrmRetryable(
+                f"Zendesk asked for no calls until {_iso(until)} (Retry-After)",
+                crm=CRM,
+                status=429,
+                retry_after=until - now,
+            )
+
+    def _note_failure(self, exc: CrmError) -> None:
+        account = self._account
+        with account.lock:
+            if isinstance(exc, CrmAuthExpired):
+                account.auth_failure = exc.describe()
+            elif isinstance(exc, CrmRetryable) and exc.retry_after is not None:
+                account.rate_limited_until = self.clock() + exc.retry_after
 
     @contextlib.contextmanager
     def _calls(self) -> Iterator[tuple[Zenpy, client.BoundSession]]:
@@ -208,15 +335,60 @@ class ZendeskCRM:
             with translated():
                 yield self._client()
         except CrmAuthExpired:
-            with self._lock:
-                self._connection = None
+            with self._account.lock:
+                self._account.connection = None
             raise
 
     def _client(self) -> tuple[Zenpy, client.BoundSession]:
-        with self._lock:
-            if self._connection is None:
-                self._connection = client.connect(self.settings, self._transport, self.timeout)
-            return self._connection
+        account = self._account
+        with account.lock:
+            if account.connection is None:
+                account.connection = client.connect(self.settings, account.transport, self.timeout)
+            return account.connection
+
+    def _create(
+        self,
+        zenpy: Zenpy,
+        session: client.BoundSession,
+        case: CaseWrite,
+        activity: ActivityWrite,
+        *,
+        retrying: bool,
+    ) -> LinkResult:
+        if retrying:
+            existing = self._find_by_external_id(session, case.key)
+            if existing is not None:
+                return self._append(session, existing, activity, retrying=True)
+        fields = _TicketFields().add(case.fields).add(activity.fields, comment_fields=COMMENT_FIELDS)
+        ticket = fields.ticket_body(tags_as="tags")
+        ticket["external_id"] = case.key
+        if "requester_id" not in ticket and "requester" not in ticket:
+            ticket.update(self._requester(zenpy, case.customer))
+        ticket["comment"] = fields.comment_for(activity)
+        try:
+            response = self._send(
+                session,
+                "POST",
+                "/tickets.json",
+                json={"ticket": ticket},
+                headers={"Idempotency-Key": case.key},
+            )
+        except CrmRecordRejected as exc:
+            # The key was used within 2 h with another body (another event of the same
+            # episode after a lost answer): the ticket exists, so append to it instead.
+            if exc.crm_code != "IdempotentRequestError":
+                raise
+            existing = self._find_by_external_id(session, case.key)
+            if existing is None:
+                raise
+            return self._append(session, existing, activity, retrying=True)
+        answer = self._json(response)
+        ticket_id = str(answer["ticket"]["id"])
+        created = response.headers.get("x-idempotency-lookup", "").lower() != "hit"
+        return LinkResult(
+            case=RecordRef(CRM, self.case_object, ticket_id, created),
+            activity=RecordRef(CRM, self.activity_object, self._comment_id(answer), created),
+        )
 
     def _url(self, path: str) -> str:
         return f"{self.settings.api_url}{path}"
@@ -283,7 +455,7 @@ class ZendeskCRM:
             found = self._find_marker(session, ticket_id, activity.key)
             if found is not None:
                 return LinkResult(case=case_ref, activity=RecordRef(CRM, self.activity_object, found, False))
-        fields = _TicketFields().add(activity.case_fields).add(activity.fields)
+        fields = _TicketFields().add(activity.case_fields).add(activity.fields, comment_fields=COMMENT_FIELDS)
         ticket = fields.ticket_body(tags_as="additional_tags")
         ticket["comment"] = fields.comment_for(activity)
         answer = self._json(self._send(session, "PUT", f"/tickets/{ticket_id}.json", json={"ticket": ticket}))

@@ -12,7 +12,7 @@
 
 Where the status comes from: ``zenpy.lib.exception.APIException.response`` (and its subclass
 ``RecordNotFoundException``), ``requests.HTTPError.response`` (zenpy's ``raise_for_status`` for a
-non-JSON error, and ``client.BoundSession`` for every 429), or the answer to a call we sent
+non-JSON error, and ``adapters.http.BoundSession`` for every 429), or the answer to a call we sent
 ourselves. Zendesk has no daily quota, so nothing here is CrmQuotaExhausted.
 
 Messages carry Zendesk's own words and never a token.
@@ -21,14 +21,14 @@ Messages carry Zendesk's own words and never a token.
 from __future__ import annotations
 
 import contextlib
-import email.utils
-import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import requests
 from zenpy.lib.exception import APIException, ZenpyException
 
+from adapters.http import ANY, Row, retry_after
+from adapters.http import classify as classify_in
 from hub.domain.errors import (
     CrmAuthExpired,
     CrmError,
@@ -37,13 +37,12 @@ from hub.domain.errors import (
 )
 
 CRM = "zendesk"
-ANY = None  # any error code
 TIMEOUT = -1  # pseudo-statuses for failures that never got an HTTP answer
 CONNECTION = -2
 
-# (status or range of statuses, Zendesk ``error`` code or ANY) -> what the caller should do.
+# (status or range of statuses, Zendesk ``error`` code(s) or ANY) -> what the caller should do.
 # First matching row wins, so specific codes come before the catch-all rows of their status.
-TABLE: tuple[tuple[int | range, str | None, type[CrmError]], ...] = (
+TABLE: tuple[Row, ...] = (
     (TIMEOUT, ANY, CrmRetryable),
     (CONNECTION, ANY, CrmRetryable),
     (401, ANY, CrmAuthExpired),
@@ -56,27 +55,7 @@ TABLE: tuple[tuple[int | range, str | None, type[CrmError]], ...] = (
 
 
 def classify(status: int, code: str | None) -> type[CrmError]:
-    for statuses, row_code, error in TABLE:
-        status_matches = status in statuses if isinstance(statuses, range) else status == statuses
-        if status_matches and (row_code is ANY or row_code == code):
-            return error
-    return CrmRetryable
-
-
-def retry_after(headers: Mapping[str, str] | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date), or None."""
-    value = (headers or {}).get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(when.timestamp() - time.time(), 0.0)
+    return classify_in(TABLE, status, code)
 
 
 def describe_body(body: Any) -> tuple[str | None, str | None]:

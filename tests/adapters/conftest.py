@@ -4,6 +4,7 @@ OpenAPI spec (``CTIHUB_TEST_ZENDESK_OAS`` or the shared fixtures copy; skipped w
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -29,13 +30,47 @@ def mocked() -> Iterator[responses.RequestsMock]:
 
 @pytest.fixture(autouse=True)
 def _no_sleeping(monkeypatch: pytest.MonkeyPatch) -> None:
-    """zenpy sleeps on 429 unless stopped; an adapter that sleeps fails the test instead."""
+    """zenpy sleeps on 429 unless stopped, and a RetryPolicy without an injected ``sleep`` waits
+    for real: an adapter that sleeps fails the test instead."""
     import zenpy.lib.api
+
+    import adapters.http
 
     def refuse(seconds: float) -> None:
         raise AssertionError(f"the adapter slept {seconds}s")
 
     monkeypatch.setattr(zenpy.lib.api, "sleep", refuse)
+    monkeypatch.setattr(adapters.http, "nap", refuse)
+
+
+@pytest.fixture(autouse=True)
+def _warn_legacy_again() -> Iterator[None]:
+    """The legacy-login warning is logged once per process; each test starts afresh."""
+    from adapters.salesforce import auth
+
+    auth._warned.clear()
+    yield
+    auth._warned.clear()
+
+
+class FakeTime:
+    """A clock and a sleep that advances it, recording every wait (for RetryPolicy and adapters)."""
+
+    def __init__(self, start: float = 1_780_000_000.0) -> None:
+        self.now = start
+        self.waits: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def fake_time() -> FakeTime:
+    return FakeTime()
 
 
 @pytest.fixture
@@ -59,7 +94,8 @@ def sent(mocked: responses.RequestsMock) -> Callable[[], list[tuple[str, str]]]:
 
 
 class ZendeskSpec:
-    """Request-body schemas by (method, path), from the official Zendesk Support OAS."""
+    """Operations and their request-body schemas by (method, path), from the official Zendesk
+    Support OAS."""
 
     def __init__(self, document: dict[str, Any]) -> None:
         self.document = document
@@ -68,8 +104,10 @@ class ZendeskSpec:
         for template, item in document["paths"].items():
             pattern = re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$")
             for method, operation in item.items():
-                if isinstance(operation, dict) and "requestBody" in operation:
+                if isinstance(operation, dict) and "operationId" in operation:
                     self.routes.append((method.upper(), pattern, operation))
+        # Literal paths before templated ones (``/tickets/show_many`` is not ``/tickets/{ticket_id}``).
+        self.routes.sort(key=lambda route: "[^/]+" in route[1].pattern)
 
     def operation(self, method: str, url: str) -> dict[str, Any]:
         path = re.sub(r"^https://[^/]+", "", url.split("?")[0]).removesuffix(".json")
@@ -90,6 +128,9 @@ class ZendeskSpec:
         import jsonschema
 
         operation = self.operation(method, url)
+        if "requestBody" not in operation:  # e.g. GET, or the screen pop's POST ... /display
+            assert body in (None, b"", ""), f"{operation['operationId']} takes no request body"
+            return str(operation["operationId"])
         ref = operation["requestBody"]["content"]["application/json"]["schema"]
         jsonschema.Draft7Validator({**ref, "components": self.components}).validate(body)
         if "ticket" in body:
@@ -103,8 +144,9 @@ class ZendeskSpec:
         return str(operation["operationId"])
 
 
-@pytest.fixture(scope="session")
-def _zendesk_spec() -> ZendeskSpec | None:
+@functools.cache
+def load_zendesk_spec() -> ZendeskSpec | None:
+    """The Zendesk Support OAS (read once per test run), or None when the file is not there."""
     if not OAS_PATH.exists():
         return None
     import yaml
@@ -119,13 +161,20 @@ def _zendesk_spec() -> ZendeskSpec | None:
         return ZendeskSpec(yaml.load(stream, Loader=Loader))  # noqa: S506 - a SafeLoader subclass
 
 
+@pytest.fixture(scope="session")
+def _zendesk_spec() -> ZendeskSpec | None:
+    return load_zendesk_spec()
+
+
 @pytest.fixture
 def zendesk_oas(_zendesk_spec: ZendeskSpec | None) -> Callable[[Any], str | None]:
-    """``zendesk_oas(call)`` validates a recorded request's JSON body; a no-op without the spec."""
+    """``zendesk_oas(call)`` checks a recorded request: its operation exists in the OAS and its JSON
+    body (or the absence of one) fits that operation; a no-op without the spec."""
 
     def check(call: Any) -> str | None:
         if _zendesk_spec is None:
             return None
-        return _zendesk_spec.check(call.request.method, call.request.url, json.loads(call.request.body))
+        body = json.loads(call.request.body) if call.request.body else None
+        return _zendesk_spec.check(call.request.method, call.request.url, body)
 
     return check

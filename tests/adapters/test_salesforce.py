@@ -141,7 +141,7 @@ def test_the_api_version_is_a_setting(mocked: responses.RequestsMock, mapping: C
 
 
 def test_timeouts_cannot_be_passed_to_upsert_so_the_session_adds_them() -> None:
-    """Pins why client.BoundSession exists: simple-salesforce's upsert/update take no timeout."""
+    """Pins why adapters.http.BoundSession exists: simple-salesforce's upsert/update take no timeout."""
     import inspect
 
     from simple_salesforce.api import SFType
@@ -151,14 +151,98 @@ def test_timeouts_cannot_be_passed_to_upsert_so_the_session_adds_them() -> None:
         assert "timeout" not in parameters and not any(p.kind is p.VAR_KEYWORD for p in parameters.values())
 
 
-# -- create_case ----------------------------------------------------------------------------------------
+# -- create_case: one Composite round trip -----------------------------------------------------------------
+
+COMPOSITE = f"{INSTANCE}/services/data/v59.0/composite"
+PATH = "/services/data/v59.0/sobjects"
 
 
-def test_create_case_upserts_the_case_then_the_task_by_external_id(
+def entry(reference: str, status: int, body: Any, location: str | None = None) -> dict[str, Any]:
+    """One compositeResponse item, as the recorded composite answers carry it."""
+    return {
+        "body": body,
+        "httpHeaders": {"Location": location} if location else {},
+        "httpStatusCode": status,
+        "referenceId": reference,
+    }
+
+
+def composite(*entries: dict[str, Any]) -> dict[str, Any]:
+    return {"compositeResponse": list(entries)}
+
+
+def created_both(case_created: bool = True, task_created: bool = True) -> dict[str, Any]:
+    return composite(
+        entry(
+            "refCase",
+            201 if case_created else 200,
+            upsert_answer(CASE_ID, case_created),
+            f"{PATH}/Case/{CASE_ID}" if case_created else None,
+        ),
+        entry(
+            "refTask",
+            201 if task_created else 200,
+            upsert_answer(TASK_ID, task_created),
+            f"{PATH}/Task/{TASK_ID}" if task_created else None,
+        ),
+    )
+
+
+def halted(reference: str) -> dict[str, Any]:
+    return entry(
+        reference,
+        400,
+        sf_errors(
+            "PROCESSING_HALTED",
+            "The transaction was rolled back since another operation in the same transaction failed.",
+        ),
+    )
+
+
+def subrequests(call: Any) -> list[dict[str, Any]]:
+    body = json.loads(call.request.body)
+    assert body["allOrNone"] is True
+    return body["compositeRequest"]
+
+
+def test_create_case_is_one_composite_round_trip(
     mocked: responses.RequestsMock, crm: SalesforceCRM, sent: Any
 ) -> None:
-    mocked.patch(f"{DATA}/Case/CTI_Hub_Key__c/{EPISODE}", json=upsert_answer(CASE_ID, True), status=201)
-    mocked.patch(f"{DATA}/Task/CTI_Hub_Event_Key__c/{EVENT}", json=upsert_answer(TASK_ID, True), status=201)
+    expected = {
+        "allOrNone": True,
+        "compositeRequest": [
+            {
+                "method": "PATCH",
+                "url": f"{PATH}/Case/CTI_Hub_Key__c/{EPISODE}",
+                "referenceId": "refCase",
+                "body": {
+                    "Subject": "Chat · Password reset",
+                    "Origin": "Chat",
+                    "Priority": "Medium",
+                    "ContactId": CONTACT_ID,
+                },
+            },
+            {
+                "method": "PATCH",
+                "url": f"{PATH}/Task/CTI_Hub_Event_Key__c/{EVENT}",
+                "referenceId": "refTask",
+                "body": {
+                    "CallDisposition": "PW_RESET_OK",
+                    "Status": "Completed",
+                    "TaskSubtype": "Task",
+                    "WhatId": "@{refCase.id}",
+                    "WhoId": CONTACT_ID,
+                    "Subject": "Chat · Password reset done (PW_RESET_OK)",
+                    "Description": BODY,
+                },
+            },
+        ],
+    }
+    mocked.post(
+        COMPOSITE,
+        json=created_both(),
+        match=[matchers.json_params_matcher(expected, strict_match=True)],
+    )
 
     result = crm.create_case(case_write(), activity_write(), retrying=False)
 
@@ -166,48 +250,27 @@ def test_create_case_upserts_the_case_then_the_task_by_external_id(
         case=RecordRef("salesforce", "Case", CASE_ID, True),
         activity=RecordRef("salesforce", "Task", TASK_ID, True),
     )
-    assert sent() == [
-        ("PATCH", f"{DATA}/Case/CTI_Hub_Key__c/{EPISODE}"),
-        ("PATCH", f"{DATA}/Task/CTI_Hub_Event_Key__c/{EVENT}"),
-    ]
-    case_call, task_call = mocked.calls
-    assert json.loads(case_call.request.body) == {
-        "Subject": "Chat · Password reset",
-        "Origin": "Chat",
-        "Priority": "Medium",
-        "ContactId": CONTACT_ID,
-    }
-    assert json.loads(task_call.request.body) == {
-        "CallDisposition": "PW_RESET_OK",
-        "Status": "Completed",
-        "TaskSubtype": "Task",
-        "WhatId": CASE_ID,
-        "WhoId": CONTACT_ID,
-        "Subject": "Chat · Password reset done (PW_RESET_OK)",
-        "Description": BODY,
-    }
-    for call in mocked.calls:
-        assert_headers(call)
+    assert sent() == [("POST", COMPOSITE)]  # one round trip, one call against the org's quota
+    assert json.loads(mocked.calls[0].request.body) == expected  # byte for byte the same keys, in order
+    assert_headers(mocked.calls[0])
 
 
 def test_a_repeated_create_updates_the_same_records(
     mocked: responses.RequestsMock, crm: SalesforceCRM, sent: Any
 ) -> None:
-    mocked.patch(f"{DATA}/Case/CTI_Hub_Key__c/{EPISODE}", json=upsert_answer(CASE_ID, False), status=200)
-    mocked.patch(f"{DATA}/Task/CTI_Hub_Event_Key__c/{EVENT}", json=upsert_answer(TASK_ID, False), status=200)
+    mocked.post(COMPOSITE, json=created_both(case_created=False, task_created=False))
 
     result = crm.create_case(case_write(), activity_write(), retrying=True)
 
     assert (result.case.created, result.activity.created) == (False, False)
     assert (result.case.id, result.activity.id) == (CASE_ID, TASK_ID)
-    assert len(sent()) == 2  # retrying needs nothing extra: upserts are idempotent
+    assert len(sent()) == 1  # retrying needs nothing extra: upserts are idempotent
 
 
 def test_mapped_fields_win_over_defaults_and_keys_stay_out_of_the_body(
     mocked: responses.RequestsMock, crm: SalesforceCRM
 ) -> None:
-    mocked.patch(f"{DATA}/Case/CTI_Hub_Key__c/{EPISODE}", json=upsert_answer(CASE_ID, True), status=201)
-    mocked.patch(f"{DATA}/Task/CTI_Hub_Event_Key__c/{EVENT}", json=upsert_answer(TASK_ID, True), status=201)
+    mocked.post(COMPOSITE, json=created_both())
     anonymous = CustomerProfile(key="cus_8", phone="+14155550101")
 
     crm.create_case(
@@ -222,7 +285,7 @@ def test_mapped_fields_win_over_defaults_and_keys_stay_out_of_the_body(
         retrying=False,
     )
 
-    case_body, task_body = (json.loads(call.request.body) for call in mocked.calls)
+    case_body, task_body = (sub["body"] for sub in subrequests(mocked.calls[0]))
     assert case_body == {"Subject": "S"}  # no ContactId when none is known
     assert task_body["Subject"] == "Mapped subject"
     assert "WhoId" not in task_body and "CTI_Hub_Event_Key__c" not in task_body
@@ -230,12 +293,7 @@ def test_mapped_fields_win_over_defaults_and_keys_stay_out_of_the_body(
 
 
 def test_external_id_values_are_percent_encoded(mocked: responses.RequestsMock, crm: SalesforceCRM) -> None:
-    mocked.patch(
-        f"{DATA}/Case/CTI_Hub_Key__c/ep%2F1%23x%3F.inc", json=upsert_answer(CASE_ID, True), status=201
-    )
-    mocked.patch(
-        f"{DATA}/Task/CTI_Hub_Event_Key__c/chat%3Ae%2F1%20%25", json=upsert_answer(TASK_ID, True), status=201
-    )
+    mocked.post(COMPOSITE, json=created_both())
 
     crm.create_case(
         CaseWrite(key="ep/1#x?.inc", fields={}, customer=CUSTOMER),
@@ -243,36 +301,75 @@ def test_external_id_values_are_percent_encoded(mocked: responses.RequestsMock, 
         retrying=False,
     )
 
-    assert [call.request.path_url for call in mocked.calls] == [
-        "/services/data/v59.0/sobjects/Case/CTI_Hub_Key__c/ep%2F1%23x%3F.inc",
-        "/services/data/v59.0/sobjects/Task/CTI_Hub_Event_Key__c/chat%3Ae%2F1%20%25",
+    assert [sub["url"] for sub in subrequests(mocked.calls[0])] == [
+        f"{PATH}/Case/CTI_Hub_Key__c/ep%2F1%23x%3F.inc",
+        f"{PATH}/Task/CTI_Hub_Event_Key__c/chat%3Ae%2F1%20%25",
     ]
 
 
-def test_an_old_api_version_answering_204_is_asked_for_the_id(
+def test_an_api_version_before_46_is_refused(mapping: CrmMapping) -> None:
+    """Upserts answer the id only from 46.0 (204 before), and the Task references @{refCase.id}."""
+    with pytest.raises(ConfigError) as caught:
+        build_crm(
+            AdapterConfig(
+                settings={"instance_url": INSTANCE, "access_token": TOKEN, "api_version": "45.0"},
+                mapping=mapping,
+            )
+        )
+    assert [p.path for p in caught.value.problems] == ["CTIHUB_SALESFORCE_API_VERSION"]
+
+
+def test_an_upsert_answer_without_an_id_is_retryable(
     mocked: responses.RequestsMock, crm: SalesforceCRM
 ) -> None:
-    mocked.patch(f"{DATA}/Case/CTI_Hub_Key__c/{EPISODE}", status=204)
-    mocked.get(
-        f"{DATA}/Case/CTI_Hub_Key__c/{EPISODE}",
-        json={"attributes": {"type": "Case"}, "Id": CASE_ID},
-        match=[matchers.query_param_matcher({"fields": "Id"})],
+    mocked.post(
+        COMPOSITE,
+        json=composite(entry("refCase", 204, None), entry("refTask", 201, upsert_answer(TASK_ID, True))),
     )
-    mocked.patch(f"{DATA}/Task/CTI_Hub_Event_Key__c/{EVENT}", json=upsert_answer(TASK_ID, True), status=201)
 
-    result = crm.create_case(case_write(), activity_write(), retrying=False)
-
-    assert result.case == RecordRef("salesforce", "Case", CASE_ID, False)
+    with pytest.raises(CrmRetryable, match="Case upsert answered without an id"):
+        crm.without_retries().create_case(case_write(), activity_write(), retrying=False)
 
 
 # -- append_activity ---------------------------------------------------------------------------------
 
 
-def test_append_activity_updates_the_case_then_upserts_the_task(
+def test_append_activity_is_one_composite_when_the_case_changes_too(
     mocked: responses.RequestsMock, crm: SalesforceCRM, sent: Any
 ) -> None:
-    mocked.patch(f"{DATA}/Case/{CASE_ID}", status=204)
-    mocked.patch(f"{DATA}/Task/CTI_Hub_Event_Key__c/{EVENT}", json=upsert_answer(TASK_ID, True), status=201)
+    expected = {
+        "allOrNone": True,
+        "compositeRequest": [
+            {
+                "method": "PATCH",
+                "url": f"{PATH}/Case/{CASE_ID}",
+                "referenceId": "refCase",
+                "body": {"Status": "Working"},
+            },
+            {
+                "method": "PATCH",
+                "url": f"{PATH}/Task/CTI_Hub_Event_Key__c/{EVENT}",
+                "referenceId": "refTask",
+                "body": {
+                    "CallDisposition": "PW_RESET_OK",
+                    "Status": "Completed",
+                    "TaskSubtype": "Task",
+                    "WhatId": CASE_ID,
+                    "WhoId": CONTACT_ID,
+                    "Subject": "Chat · Password reset done (PW_RESET_OK)",
+                    "Description": BODY,
+                },
+            },
+        ],
+    }
+    mocked.post(
+        COMPOSITE,
+        json=composite(
+            entry("refCase", 204, None),
+            entry("refTask", 201, upsert_answer(TASK_ID, True), f"{PATH}/Task/{TASK_ID}"),
+        ),
+        match=[matchers.json_params_matcher(expected, strict_match=True)],
+    )
 
     result = crm.append_activity(CASE_ID, activity_write(), retrying=False)
 
@@ -280,16 +377,8 @@ def test_append_activity_updates_the_case_then_upserts_the_task(
         case=RecordRef("salesforce", "Case", CASE_ID, False),
         activity=RecordRef("salesforce", "Task", TASK_ID, True),
     )
-    assert sent() == [
-        ("PATCH", f"{DATA}/Case/{CASE_ID}"),
-        ("PATCH", f"{DATA}/Task/CTI_Hub_Event_Key__c/{EVENT}"),
-    ]
-    case_call, task_call = mocked.calls
-    assert json.loads(case_call.request.body) == {"Status": "Working"}
-    assert json.loads(task_call.request.body)["WhatId"] == CASE_ID
-    assert json.loads(task_call.request.body)["WhoId"] == CONTACT_ID
-    for call in mocked.calls:
-        assert_headers(call)
+    assert sent() == [("POST", COMPOSITE)]
+    assert_headers(mocked.calls[0])
 
 
 def test_append_activity_without_case_fields_only_writes_the_task(
@@ -301,7 +390,15 @@ def test_append_activity_without_case_fields_only_writes_the_task(
 
     assert result.activity == RecordRef("salesforce", "Task", TASK_ID, False)
     assert sent() == [("PATCH", f"{DATA}/Task/CTI_Hub_Event_Key__c/{EVENT}")]
-    assert "WhoId" not in json.loads(mocked.calls[0].request.body)
+    assert json.loads(mocked.calls[0].request.body) == {
+        "CallDisposition": "PW_RESET_OK",
+        "Status": "Completed",
+        "TaskSubtype": "Task",
+        "WhatId": CASE_ID,
+        "Subject": "Chat · Password reset done (PW_RESET_OK)",
+        "Description": BODY,
+    }
+    assert_headers(mocked.calls[0])
 
 
 # -- get_case ----------------------------------------------------------------------------------------------
@@ -393,7 +490,7 @@ ERROR_CASES = [
         {"status": 403, "json": sf_errors("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")},
         CrmQuotaExhausted,
         403,
-        None,
+        900.0,  # no Retry-After: the adapter's own pause (see test_quota_and_retries)
         id="403-REQUEST_LIMIT_EXCEEDED",
     ),
     pytest.param(
@@ -451,6 +548,9 @@ ERROR_CASES = [
 ]
 
 
+TASK_UPSERT = f"{DATA}/Task/CTI_Hub_Event_Key__c/{EVENT}"
+
+
 @pytest.mark.parametrize(("answer", "error", "status", "retry_after"), ERROR_CASES)
 def test_failures_are_classified_by_the_table(
     mocked: responses.RequestsMock,
@@ -460,10 +560,10 @@ def test_failures_are_classified_by_the_table(
     status: int | None,
     retry_after: float | None,
 ) -> None:
-    mocked.patch(f"{DATA}/Case/CTI_Hub_Key__c/{EPISODE}", **answer)
+    mocked.patch(TASK_UPSERT, **answer)
 
     with pytest.raises(CrmError) as caught:
-        crm.create_case(case_write(), activity_write(), retrying=False)
+        crm.without_retries().append_activity(CASE_ID, activity_write(case_fields={}), retrying=False)
 
     assert type(caught.value) is error
     assert (caught.value.crm, caught.value.status, caught.value.retry_after) == (
@@ -478,15 +578,56 @@ def test_failures_are_classified_by_the_table(
         assert caught.value.message == body[0]["message"]
     text = f"{caught.value} {caught.value.describe()}"
     assert TOKEN not in text
+    assert len(mocked.calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "error"),
+    [
+        (400, "INVALID_FIELD", CrmRecordRejected),
+        (400, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", CrmRecordRejected),
+        (400, "REQUIRED_FIELD_MISSING", CrmRecordRejected),
+        (400, "UNABLE_TO_LOCK_ROW", CrmRetryable),
+        (404, "NOT_FOUND", CrmRecordRejected),
+        (403, "REQUEST_LIMIT_EXCEEDED", CrmQuotaExhausted),
+        (500, "UNKNOWN_EXCEPTION", CrmRetryable),
+    ],
+)
+def test_a_200_composite_with_a_failed_subrequest_is_classified_by_the_same_table(
+    mocked: responses.RequestsMock, crm: SalesforceCRM, status: int, code: str, error: type[CrmError]
+) -> None:
+    """allOrNone: the Task's own failure, the Case rolled back (PROCESSING_HALTED); HTTP 200 overall."""
+    mocked.post(
+        COMPOSITE, json=composite(halted("refCase"), entry("refTask", status, sf_errors(code, "why")))
+    )
+
+    with pytest.raises(CrmError) as caught:
+        crm.without_retries().create_case(case_write(), activity_write(), retrying=False)
+
+    assert type(caught.value) is error
+    assert (caught.value.status, caught.value.crm_code) == (status, code)  # the cause, not PROCESSING_HALTED
+    assert caught.value.message == "Task: why"
+    assert len(mocked.calls) == 1
 
 
 def test_invalid_field_keeps_salesforces_code_and_message(
     mocked: responses.RequestsMock, crm: SalesforceCRM
 ) -> None:
-    mocked.patch(
-        f"{DATA}/Case/CTI_Hub_Key__c/{EPISODE}",
-        json=[{"message": "No such column 'Foo__c' on sobject of type Case", "errorCode": "INVALID_FIELD"}],
-        status=400,
+    mocked.post(
+        COMPOSITE,
+        json=composite(
+            entry(
+                "refCase",
+                400,
+                [
+                    {
+                        "message": "No such column 'Foo__c' on sobject of type Case",
+                        "errorCode": "INVALID_FIELD",
+                    }
+                ],
+            ),
+            halted("refTask"),
+        ),
     )
 
     with pytest.raises(CrmRecordRejected) as caught:
@@ -494,32 +635,74 @@ def test_invalid_field_keeps_salesforces_code_and_message(
 
     assert (
         caught.value.describe()
-        == "salesforce 400 INVALID_FIELD: No such column 'Foo__c' on sobject of type Case"
+        == "salesforce 400 INVALID_FIELD: Case: No such column 'Foo__c' on sobject of type Case"
     )
     assert caught.value.action.value == "fail_record"
+
+
+def test_a_bad_picklist_value_on_the_case_update_fails_the_record(
+    mocked: responses.RequestsMock, crm: SalesforceCRM
+) -> None:
+    mocked.post(
+        COMPOSITE,
+        json=composite(
+            entry(
+                "refCase",
+                400,
+                [
+                    {
+                        "message": "bad value for restricted picklist field: Walking",
+                        "errorCode": "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                        "fields": ["Status"],
+                    }
+                ],
+            ),
+            halted("refTask"),
+        ),
+    )
+
+    with pytest.raises(CrmRecordRejected) as caught:
+        crm.append_activity(CASE_ID, activity_write(case_fields={"Status": "Walking"}), retrying=False)
+
+    assert caught.value.crm_code == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+    assert caught.value.message == "Case: bad value for restricted picklist field: Walking (fields: Status)"
 
 
 def test_a_failing_task_after_the_case_is_classified_too(
     mocked: responses.RequestsMock, crm: SalesforceCRM
 ) -> None:
-    mocked.patch(f"{DATA}/Case/CTI_Hub_Key__c/{EPISODE}", json=upsert_answer(CASE_ID, True), status=201)
-    mocked.patch(
-        f"{DATA}/Task/CTI_Hub_Event_Key__c/{EVENT}",
-        json=[
-            {
-                "message": "Required fields are missing: [Subject]",
-                "errorCode": "REQUIRED_FIELD_MISSING",
-                "fields": ["Subject"],
-            }
-        ],
-        status=400,
+    mocked.post(
+        COMPOSITE,
+        json=composite(
+            halted("refCase"),
+            entry(
+                "refTask",
+                400,
+                [
+                    {
+                        "message": "Required fields are missing: [Subject]",
+                        "errorCode": "REQUIRED_FIELD_MISSING",
+                        "fields": ["Subject"],
+                    }
+                ],
+            ),
+        ),
     )
 
     with pytest.raises(CrmRecordRejected) as caught:
         crm.create_case(case_write(), activity_write(), retrying=False)
 
     assert caught.value.crm_code == "REQUIRED_FIELD_MISSING"
-    assert caught.value.message == "Required fields are missing: [Subject] (fields: Subject)"
+    assert caught.value.message == "Task: Required fields are missing: [Subject] (fields: Subject)"
+
+
+def test_a_composite_answer_without_compositeresponse_is_retryable(
+    mocked: responses.RequestsMock, crm: SalesforceCRM
+) -> None:
+    mocked.post(COMPOSITE, json={"unexpected": True})
+
+    with pytest.raises(CrmRetryable):
+        crm.without_retries().create_case(case_write(), activity_write(), retrying=False)
 
 
 def test_an_expired_session_drops_the_client(mocked: responses.RequestsMock, crm: SalesforceCRM) -> None:
@@ -534,6 +717,8 @@ def test_an_expired_session_drops_the_client(mocked: responses.RequestsMock, crm
         crm.get_case(CASE_ID)
 
     assert crm._client() is not first
+    assert crm.status()["state"] == "auth_failed"  # a given access token cannot be renewed
+    assert len(mocked.calls) == 1
 
 
 # -- the legacy username/password login ------------------------------------------------------------------

@@ -127,3 +127,39 @@ def test_zendesk_create_then_append_lands_in_the_sandbox(sandbox: Any) -> None:
     comments = [c for c in sandbox.records("zendesk", "comment") if str(c["ticket_id"]) == created.case.id]
     assert len(comments) == 2 and all(c["public"] is False for c in comments)
     assert mentions(comments, f"— CTI Hub · {FIRST}", f"— CTI Hub · {SECOND}")
+
+
+def test_zendesk_screen_pop_in_the_sandbox(sandbox: Any) -> None:
+    """The sandbox answers the Talk Partner Edition display endpoints: 200 for an agent and a record
+    that exist (noted in ``zendesk.displays``), 404 otherwise, as the OAS documents."""
+    from adapters.zendesk import build_crm
+    from hub.domain.errors import CrmRecordRejected
+
+    crm = build_crm(
+        AdapterConfig(
+            settings={"subdomain": "sandbox", "email": "hub@acme.test", "api_token": "t"},
+            mapping=None,
+            session=sandbox.session(),
+        )
+    ).without_retries()
+    who = CustomerProfile(key="cus_3", name="Cy Diaz", email="cy@example.com")
+    created = crm.create_case(
+        CaseWrite(key=EPISODE, fields={"subject": "Voice · Billing"}, customer=who),
+        ActivityWrite(key=FIRST, body="Voice · Callback"),
+        retrying=False,
+    )
+    users = {u["email"]: u for u in sandbox.records("zendesk", "user")}
+    agent, customer = users["hub@acme.test"], users["cy@example.com"]
+
+    crm.display_ticket(agent["id"], created.case.id)
+    crm.display_user(agent["id"], customer["id"])
+
+    assert sandbox.zendesk.displays == [
+        (agent["id"], "ticket", int(created.case.id)),
+        (agent["id"], "user", customer["id"]),
+    ]
+    for agent_id, ticket_id in ((customer["id"], created.case.id), (agent["id"], 999_999)):
+        with pytest.raises(CrmRecordRejected) as caught:
+            crm.display_ticket(agent_id, ticket_id)  # an end user is no agent; no such ticket
+        assert (caught.value.status, caught.value.crm_code) == (404, "RecordNotFound")
+    assert len(sandbox.zendesk.displays) == 2

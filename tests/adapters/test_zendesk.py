@@ -120,12 +120,12 @@ def zd_error(status: int, error: str, description: str, **details: str) -> dict[
 
 
 @pytest.fixture(autouse=True)
-def _every_body_matches_the_oas(mocked: responses.RequestsMock, zendesk_oas: Any) -> Iterator[None]:
-    """Whatever a test sends, each JSON body must fit its operation in the Zendesk Support OAS."""
+def _every_request_matches_the_oas(mocked: responses.RequestsMock, zendesk_oas: Any) -> Iterator[None]:
+    """Whatever a test sends, each request must be an operation of the Zendesk Support OAS, and its
+    JSON body (or the absence of one) must fit that operation."""
     yield
     for call in mocked.calls:
-        if call.request.body:
-            zendesk_oas(call)
+        zendesk_oas(call)
 
 
 @pytest.fixture
@@ -649,10 +649,10 @@ def test_failures_of_our_own_calls_are_classified_by_the_table(
     mocked.put(f"{API}/tickets/{TICKET_ID}.json", **answer)
 
     with pytest.raises(CrmError) as caught:
-        crm.append_activity(str(TICKET_ID), activity_write(), retrying=False)
+        crm.without_retries().append_activity(str(TICKET_ID), activity_write(), retrying=False)
 
     _check(caught.value, error, status, retry_after)
-    assert len(mocked.calls) == 1  # no retry in here
+    assert len(mocked.calls) == 1  # without retries: one call, whatever the answer
 
 
 @pytest.mark.parametrize(("answer", "error", "status", "retry_after"), ERROR_CASES)
@@ -667,7 +667,7 @@ def test_failures_inside_zenpy_are_classified_by_the_same_table(
     mocked.post(f"{API}/users/create_or_update.json", **answer)
 
     with pytest.raises(CrmError) as caught:
-        crm.create_case(case_write(customer()), activity_write(), retrying=False)
+        crm.without_retries().create_case(case_write(customer()), activity_write(), retrying=False)
 
     _check(caught.value, error, status, retry_after)
     assert caught.value.__cause__ is not None  # raised from zenpy's or requests' exception
@@ -733,3 +733,165 @@ def test_the_oas_check_runs_and_catches_bad_bodies(_zendesk_spec: Any) -> None:
         _zendesk_spec.check("POST", f"{API}/tickets.json", {"ticket": {"custom_fields": [{"id": "x1"}]}})
     with pytest.raises(AssertionError):
         _zendesk_spec.check("POST", f"{API}/tickets.json", {"ticket": {"requester_email": "a@b.c"}})
+
+
+# -- screen pop (Talk Partner Edition) ----------------------------------------------------------------------
+
+AGENT_ID = 6130907993000
+
+
+@pytest.mark.parametrize(
+    ("method_name", "kind", "record_id", "operation"),
+    [
+        ("display_ticket", "tickets", TICKET_ID, "OpenTicketInAgentBrowser"),
+        ("display_user", "users", USER_ID, "OpenUsersProfileInAgentBrowser"),
+    ],
+)
+def test_screen_pop_posts_to_the_agents_display_endpoint(
+    mocked: responses.RequestsMock,
+    crm: ZendeskCRM,
+    sent: Any,
+    zendesk_oas: Any,
+    method_name: str,
+    kind: str,
+    record_id: int,
+    operation: str,
+) -> None:
+    url = f"{API}/channels/voice/agents/{AGENT_ID}/{kind}/{record_id}/display.json"
+    mocked.post(url, body="", status=200)
+
+    getattr(crm.without_retries(), method_name)(str(AGENT_ID), record_id)
+
+    assert sent() == [("POST", url)]
+    call = mocked.calls[0]
+    assert not call.request.body  # the endpoint takes no body
+    assert_auth(call)
+    assert zendesk_oas(call) in (operation, None)
+
+
+def test_screen_pop_for_an_unknown_agent_or_ticket_is_rejected(
+    mocked: responses.RequestsMock, crm: ZendeskCRM
+) -> None:
+    url = f"{API}/channels/voice/agents/{AGENT_ID}/tickets/{TICKET_ID}/display.json"
+    mocked.post(url, status=404, json={"error": "RecordNotFound", "description": "Not found"})
+
+    with pytest.raises(CrmRecordRejected) as caught:
+        crm.without_retries().display_ticket(AGENT_ID, TICKET_ID)
+
+    assert (caught.value.status, caught.value.crm_code) == (404, "RecordNotFound")
+
+
+@pytest.mark.parametrize(("agent", "ticket_id"), [("12/../1", TICKET_ID), (AGENT_ID, "4014?x=1"), ("", 1)])
+def test_screen_pop_with_a_bad_id_sends_nothing(
+    mocked: responses.RequestsMock, crm: ZendeskCRM, agent: Any, ticket_id: Any
+) -> None:
+    with pytest.raises(CrmRecordRejected) as caught:
+        crm.display_ticket(agent, ticket_id)
+    assert caught.value.crm_code == "InvalidId" and len(mocked.calls) == 0
+
+
+# -- ticket fields (``ctihub crm check``) --------------------------------------------------------------------
+
+
+def ticket_field(
+    field_id: int, field_type: str, title: str, options: list[str] | None = None
+) -> dict[str, Any]:
+    """A ticket field as GET /api/v2/ticket_fields answers it (OAS TicketFieldObject)."""
+    field: dict[str, Any] = {
+        "url": f"{API}/ticket_fields/{field_id}.json",
+        "id": field_id,
+        "type": field_type,
+        "title": title,
+        "raw_title": title,
+        "description": "",
+        "position": 1,
+        "active": True,
+        "required": False,
+        "removable": field_type not in ("subject", "status", "priority"),
+        "created_at": "2024-01-02T03:04:05Z",
+        "updated_at": "2024-01-02T03:04:05Z",
+    }
+    if options is not None:
+        field["custom_field_options"] = [
+            {"id": field_id * 10 + i, "name": value.title(), "raw_name": value.title(), "value": value}
+            for i, value in enumerate(options)
+        ]
+    return field
+
+
+def test_ticket_fields_follow_next_page_and_become_metadata(
+    mocked: responses.RequestsMock, crm: ZendeskCRM, sent: Any
+) -> None:
+    page_2 = f"{API}/ticket_fields.json?page=2"
+    mocked.get(
+        f"{API}/ticket_fields.json",
+        json=listing("ticket_fields", [ticket_field(1, "subject", "Subject")], next_page=page_2),
+    )
+    mocked.get(
+        page_2, json=listing("ticket_fields", [ticket_field(360001, "tagger", "Disposition", ["a", "b"])])
+    )
+
+    metadata = crm.metadata()
+
+    assert metadata.crm == "zendesk"
+    assert [f["id"] for f in metadata.ticket_fields] == [1, 360001]
+    assert [url for _, url in sent()] == [f"{API}/ticket_fields.json", page_2]
+
+
+# -- the activity mapping's comment fields ------------------------------------------------------------------
+
+
+def test_comment_properties_of_the_activity_mapping_go_into_the_comment(
+    mocked: responses.RequestsMock, crm: ZendeskCRM, zendesk_oas: Any
+) -> None:
+    """fields.zendesk.yaml maps ``body`` and ``public`` on the comment (its activity object)."""
+    mocked.put(f"{API}/tickets/{TICKET_ID}.json", json=write_answer())
+
+    crm.append_activity(
+        str(TICKET_ID),
+        activity_write(fields={"body": "Mapped body", "public": True, "tags": ["x"]}, case_fields={}),
+        retrying=False,
+    )
+
+    sent_ticket = json.loads(mocked.calls[0].request.body)["ticket"]
+    assert sent_ticket == {
+        "additional_tags": ["x"],
+        "comment": {"body": f"Mapped body\n\n{MARKER}", "public": False},  # always a private note
+    }
+    zendesk_oas(mocked.calls[0])
+
+
+# -- secrets -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("auth", ["api_token", "oauth_token"])
+def test_secrets_never_show_in_reprs_errors_or_logs(
+    mocked: responses.RequestsMock,
+    mapping: CrmMapping,
+    timeouts: tuple[float, float],
+    caplog: pytest.LogCaptureFixture,
+    auth: str,
+) -> None:
+    import logging
+
+    secret = f"{auth}-zd-secret-0042"
+    settings = {"subdomain": "acme", auth: secret}
+    if auth == "api_token":
+        settings["email"] = EMAIL
+    crm = build_crm(config(mapping, timeouts, **settings))
+    mocked.get(f"{API}/tickets/{TICKET_ID}.json", status=401, json={"error": "Couldn't authenticate you"})
+    mocked.put(f"{API}/tickets/{TICKET_ID}.json", body=requests.ConnectionError("reset"))
+
+    with caplog.at_level(logging.DEBUG):
+        with pytest.raises(CrmAuthExpired) as expired:
+            crm.get_case(str(TICKET_ID))
+        with pytest.raises(CrmRetryable) as unreachable:
+            crm.without_retries().append_activity(str(TICKET_ID), activity_write(), retrying=False)
+
+    encoded = base64.b64encode(f"{EMAIL}/token:{secret}".encode()).decode()
+    texts = [repr(crm), repr(crm.settings), json.dumps(crm.status()), caplog.text]
+    for error in (expired.value, unreachable.value):
+        texts += [str(error), repr(error), error.describe(), str(error.__cause__)]
+    for text in texts:
+        assert secret not in text and encoded not in text
+    assert crm.status()["state"] == "auth_failed"
