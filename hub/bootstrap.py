@@ -101,6 +101,7 @@ class Hub:
     def scheduled_ticks(self) -> dict[str, Callable[[], object]]:
         """What the scheduler fires; each tick is idempotent over the database."""
         from hub.services.channel_events import ChannelEvents
+        from hub.services.recovery import RecoveryService
 
         ticks: dict[str, Callable[[], object]] = {
             "close_elapsed_episodes": lambda: close_elapsed_episodes(self.engine, self.clock),
@@ -108,6 +109,8 @@ class Hub:
         }
         if self.sla is not None:
             ticks["sla_clocks"] = self.sla.tick  # warnings and breaches, each acted on once
+        if (recovery := RecoveryService.for_hub(self)) is not None:  # with mappings/recovery.yaml
+            ticks["recovery"] = recovery.tick  # claims due attempts (SKIP LOCKED + lease), guards, acts
         return ticks
 
     def close(self) -> None:

@@ -236,3 +236,83 @@ class CaseRepair(Protocol):
     def undo(self, result: RepairResult, *, note: str) -> RepairResult:
         """Undo what can be undone of ``result``; what cannot is listed in ``failed``."""
         ...
+
+
+# -- outreach (recovery SMS; entry point group ``cti_hub.outreach``) ---------------------------------
+
+
+@dataclass(frozen=True)
+class SmsMessage:
+    """One text to send. ``key`` is the recovery attempt's key: a provider without idempotency keys
+    (Twilio) cannot deduplicate by it, so the hub's claim does (see ``SmsSender``)."""
+
+    key: str
+    to: str  # E.164
+    body: str
+    not_before: datetime | None = None  # the attempt's claim time: ``find`` looks from here on
+
+
+@dataclass(frozen=True)
+class SmsReceipt:
+    provider: str
+    id: str  # the provider's message id (Twilio MessageSid)
+    status: str  # the provider's status when it answered (queued, accepted, sent, ...)
+    found: bool = False  # True when ``find`` found an earlier send instead of sending
+
+
+@dataclass(frozen=True)
+class OutreachConfig:
+    """What an outreach factory receives: its settings (prefix removed, lowercased, e.g.
+    ``account_sid``, ``auth_token``, ``from_number``), an optional ``requests.Session`` and timeouts."""
+
+    settings: Mapping[str, str]
+    session: Any = None
+    connect_timeout: float = 5.0
+    read_timeout: float = 15.0
+
+
+class SmsSender(Protocol):
+    """Sends texts (Twilio, the sandbox). Raises only ``hub.domain.errors.OutreachError`` subclasses.
+
+    There is no idempotency key at the provider: ``send`` twice sends twice. The recovery engine
+    sends an attempt only while it holds the attempt's claim, and after a claim that may have sent
+    (a crash, a timeout) it calls ``find`` before sending again.
+    """
+
+    name: str
+
+    def send(self, message: SmsMessage) -> SmsReceipt:
+        """Send one text; the receipt names the provider's message id."""
+        ...
+
+    def find(self, message: SmsMessage) -> SmsReceipt | None:
+        """The message sent earlier for this attempt (same recipient and body, not before
+        ``message.not_before``), or None when there is none."""
+        ...
+
+
+# -- the CRM's own schema (``ctihub crm check``) ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CrmMetadata:
+    """What a CRM says about its own schema, as its API answers it.
+
+    Salesforce: ``objects`` maps each mapped sObject to its describe JSON (None when the object does
+    not exist or is not accessible). Zendesk: ``ticket_fields`` is the ``ticket_fields`` listing.
+    """
+
+    crm: str
+    objects: Mapping[str, Mapping[str, Any] | None] = field(default_factory=dict)
+    ticket_fields: Sequence[Mapping[str, Any]] = ()
+
+
+class MetadataSource(Protocol):
+    """A CRM adapter that can describe its own schema, so the mappings can be checked against it
+    before they hurt (Salesforce describe, Zendesk ticket_fields; the sandbox answers both)."""
+
+    name: str
+
+    def metadata(self) -> CrmMetadata:
+        """The schema of what the mapping writes. Raises only ``hub.domain.errors.CrmError``."""
+        ...

@@ -25,7 +25,7 @@ libraries talk to it unchanged::
 
 Test helpers: ``sb.reset()``, ``sb.records("salesforce", "Case")``, ``sb.request_log`` /
 ``sb.clear_log()``, ``sb.faults.add(...)`` (see ``faults``), ``sb.latency_seconds`` with ``sb.sleep``,
-``sb.strict_zendesk_fields``.
+``sb.strict_zendesk_fields``, ``sb.zendesk.displays`` (Talk screen pops received).
 
 Module map: ``schema`` (objects, fields, ticket fields), ``store`` (tables, transactions),
 ``salesforce`` / ``soql`` / ``zendesk`` (the APIs), ``faults``, ``app`` (blueprint), ``transport``

@@ -644,6 +644,13 @@ ZD_TICKET_FIELDS: tuple[ZdTicketField, ...] = (
             "ctihub_in_progress",
             "ctihub_no_response",
             "ctihub_callback_requested",
+            "ctihub_recovery_sms_sent",
+            "ctihub_recovery_callback_scheduled",
+            "ctihub_recovery_email_scheduled",
+            "ctihub_recovery_rescheduled",
+            "ctihub_recovery_blocked",
+            "ctihub_recovery_cancelled",
+            "ctihub_recovery_failed",
         ),
     ),
     ZdTicketField(

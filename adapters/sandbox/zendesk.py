@@ -133,6 +133,7 @@ class ZendeskApi:
         self.now = now
         self.base_url = base_url
         self.strict_fields = strict_fields
+        self.displays: list[tuple[int, str, int]] = []  # screen pops: (agent_id, kind, id)
 
     # -- entry point ---------------------------------------------------------------------------
 
@@ -201,11 +202,40 @@ class ZendeskApi:
                 return ApiResponse(200, {"ticket_field": ZD_FIELDS_BY_ID[fid].render(self.base_url)})
         if head == "users":
             return self._users(conn, method, rest[1:], query, payload, caller)
+        if head == "channels":
+            return self._screen_pop(conn, method, rest[1:])
         if head == "search":
             from .search import answer  # ticket search (adapters/sandbox/search.py)
 
             return answer(self, conn, method, rest[1:], query)
         raise ZdError(404, {"error": "InvalidEndpoint", "description": "Not found"})
+
+    # -- screen pop (Talk Partner Edition) -----------------------------------------------------
+
+    def _screen_pop(self, conn: Connection, method: str, rest: list[str]) -> ApiResponse:
+        """POST voice/agents/{agent_id}/tickets|users/{id}/display: 200 with an empty body when the
+        agent (an agent or admin user) and the ticket or user exist, else 404. What was popped is
+        kept in ``displays`` as (agent_id, "ticket"|"user", id), for tests and the demo."""
+        if len(rest) != 6 or rest[:2] != ["voice", "agents"] or rest[3] not in ("tickets", "users"):
+            raise ZdError(404, {"error": "InvalidEndpoint", "description": "Not found"})
+        if rest[5] != "display" or method != "POST":
+            raise ZdError(404, {"error": "InvalidEndpoint", "description": "Not found"})
+        agent_id, record_id = _int_or_none(rest[2]), _int_or_none(rest[4])
+        agent = (
+            db.zd_user_get(conn, agent_id - USER_ID_BASE)
+            if agent_id is not None and agent_id > USER_ID_BASE
+            else None
+        )
+        if agent is None or agent.get("role") not in ("agent", "admin") or record_id is None:
+            raise _not_found()
+        if rest[3] == "tickets":
+            found = db.zd_ticket_get(conn, record_id) is not None
+        else:
+            found = record_id > USER_ID_BASE and db.zd_user_get(conn, record_id - USER_ID_BASE) is not None
+        if not found:
+            raise _not_found()
+        self.displays.append((agent_id, rest[3].removesuffix("s"), record_id))
+        return ApiResponse(200, None)
 
     # -- tickets -------------------------------------------------------------------------------
 

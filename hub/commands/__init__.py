@@ -6,7 +6,9 @@ import click
 
 
 def register(main: click.Group) -> None:
-    from hub.commands import dedup, sla
+    from hub.commands import crm, dedup, recovery, sla
 
     main.add_command(sla.sla)
     main.add_command(dedup.dedup)
+    main.add_command(crm.crm)
+    main.add_command(recovery.recovery)

@@ -110,3 +110,75 @@ class CrmQuotaExhausted(CrmError):
 class CrmRecordRejected(CrmError):
     code = "crm_record_rejected"
     action = CrmAction.FAIL_RECORD
+
+
+# -- outreach (recovery SMS): ``hub.ports.SmsSender`` raises only these ------------------------------
+#
+#     HubError
+#     └── OutreachError          a send failed; ``action`` says what the recovery engine should do
+#         ├── OutreachRetryable  nothing was sent (connection refused, 429): try again later
+#         ├── OutreachUncertain  the request may have reached the provider (read timeout, 5xx):
+#         │                      look for the message before sending again, never resend blindly
+#         ├── OutreachRejected   permanent for this message (invalid number, unsubscribed recipient);
+#         │                      ``opted_out`` is True when the provider says the recipient opted out
+#         └── OutreachAuthFailed the credentials are wrong: nothing is sent until they are fixed
+
+
+class OutreachError(HubError):
+    code = "outreach_error"
+    action = CrmAction.RETRY
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        provider_code: str | None = None,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.provider_code = provider_code
+        self.status = status
+        self.retry_after = retry_after
+
+    def describe(self) -> str:
+        parts = [self.provider]
+        if self.status is not None:
+            parts.append(str(self.status))
+        if self.provider_code:
+            parts.append(self.provider_code)
+        return f"{' '.join(parts)}: {self.message}"
+
+
+class OutreachRetryable(OutreachError):
+    code = "outreach_unavailable"
+    action = CrmAction.RETRY
+
+
+class OutreachUncertain(OutreachError):
+    code = "outreach_uncertain"
+    action = CrmAction.RETRY
+
+
+class OutreachRejected(OutreachError):
+    code = "outreach_rejected"
+    action = CrmAction.FAIL_RECORD
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        provider_code: str | None = None,
+        status: int | None = None,
+        opted_out: bool = False,
+    ) -> None:
+        super().__init__(message, provider=provider, provider_code=provider_code, status=status)
+        self.opted_out = opted_out
+
+
+class OutreachAuthFailed(OutreachError):
+    code = "outreach_auth_failed"
+    action = CrmAction.REAUTHENTICATE

@@ -29,6 +29,7 @@ from hub.mappings import checks, schema
 from hub.mappings import sla as sla_file
 from hub.mappings.checks import Document, Finding, items
 from hub.mappings.deflection import deflection_problems
+from hub.mappings.recovery import recovery_problems
 from hub.mappings.yaml_lines import YamlSyntaxError, load_with_lines
 
 INTENTS_FILE = "intents.yaml"
@@ -66,7 +67,8 @@ class Mappings:
 
 def validate_mappings(directory: Path) -> list[Problem]:
     """Every problem in the admin files under ``directory``, in file and line order; [] when valid."""
-    return _load(Path(directory))[1] + deflection_problems(Path(directory))
+    directory = Path(directory)
+    return _load(directory)[1] + deflection_problems(directory) + recovery_problems(directory)
 
 
 def load_mappings(directory: Path) -> Mappings:

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, and_, update
 
-from hub.services import sla
+from hub.services import recovery, sla
 from hub.store.tables import episodes
 
 CUSTOMER_MESSAGE = "customer_message"  # the customer wrote or called, on any channel
@@ -38,6 +38,7 @@ class EpisodeEvent:
 def apply_episode_event(connection: Connection, event: EpisodeEvent, *, now: datetime) -> None:
     """Update the episode for one event, inside the caller's transaction."""
     sla.record_episode_event(connection, event, now=now)  # SLA history; the clocks are derived from it
+    recovery.on_episode_event(connection, event, now=now)  # a customer message or closing cancels follow-ups
     if event.kind == STATUS_CHANGED and event.status in SOLVED_STATUSES:
         _close(connection, event.episode_id, now, f"crm_{event.status}")
     elif event.kind == MERGED:

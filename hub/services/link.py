@@ -38,6 +38,7 @@ from hub.domain.outcome import Outcome, parse_timestamp
 from hub.ports import CRM, ActivityWrite, CaseWrite, Clock, CustomerProfile, LinkResult, RecordRef
 from hub.services.activity_text import activity_body, activity_subject
 from hub.services.identity import identifiers_for
+from hub.services.recovery import plan_for_outcome as record_recovery_outcome
 from hub.services.sla import record_outcome as record_sla_contact
 from hub.store import consent, customers, dedup, episodes, inbox, links
 
@@ -166,6 +167,14 @@ class Linker:
                 customer_key=customer_key,
                 episode_id=episode.id,
                 disposition=disposition.code,
+            )
+            record_recovery_outcome(  # a plan for a failed outcome; any contact cancels earlier ones
+                connection,
+                outcome,
+                episode_id=episode.id,
+                customer_key=customer_key,
+                identifiers=identifiers,
+                now=finished,
             )
         return Linked(customer_key, episode.id, disposition.code, result, recorded)
 

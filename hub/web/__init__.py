@@ -15,7 +15,7 @@ MAX_BODY_BYTES = 1024 * 1024
 
 def create_app(test_config: Mapping[str, Any] | None = None, *, hub: Hub | None = None) -> Flask:
     """``test_config`` overrides Settings fields (as the Flask tutorial's factory does)."""
-    from hub.web import api, channel_webhooks, dedup, deflection, episodes, errors, health
+    from hub.web import api, channel_webhooks, crm, dedup, deflection, episodes, errors, health, recovery
 
     if hub is None:
         hub = build_hub(Settings.from_env(**dict(test_config or {})))
@@ -29,6 +29,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, hub: Hub | None 
     app.register_blueprint(deflection.bp)
     app.register_blueprint(channel_webhooks.bp)
     app.register_blueprint(dedup.bp)
+    app.register_blueprint(crm.bp)
+    app.register_blueprint(recovery.bp)
     if hub.sandbox is not None:
         app.register_blueprint(hub.sandbox.blueprint(), url_prefix="/sandbox")
     return app

@@ -252,4 +252,9 @@ def test_consent_given_or_revoked_in_an_interaction_goes_to_the_ledger_once(post
 
 
 def test_the_hub_schedules_every_areas_tick(hub):
-    assert set(hub.scheduled_ticks()) == {"close_elapsed_episodes", "retry_failed_webhooks", "sla_clocks"}
+    assert set(hub.scheduled_ticks()) == {
+        "close_elapsed_episodes",
+        "retry_failed_webhooks",
+        "sla_clocks",
+        "recovery",
+    }

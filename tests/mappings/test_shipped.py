@@ -52,7 +52,7 @@ def test_intents(mappings: Mappings) -> None:
 
 def test_dispositions(mappings: Mappings) -> None:
     dispositions = mappings.catalog.dispositions
-    assert len(dispositions) == 15
+    assert len(dispositions) == 22  # 15 interaction codes + 7 RECOVERY_* codes
     assert all(isinstance(d, Disposition) for d in dispositions.values())
     ss_failed = dispositions["SS_FAILED"]
     assert ss_failed.outcome_class == "failed"

@@ -272,7 +272,7 @@ def test_ticket_fields(zd: Zenpy) -> None:
     disposition = fields[DISPOSITION]
     assert disposition.type == "tagger" and disposition.title == "CTI Hub disposition" and disposition.active
     options = [o.to_dict() for o in disposition.custom_field_options]
-    assert len(options) == 15 and {"id", "name", "value", "default"} <= set(options[0])
+    assert len(options) == 22 and {"id", "name", "value", "default"} <= set(options[0])
     assert "ctihub_callback_requested" in {o["value"] for o in options}
     assert fields[CHANNEL].custom_field_options[0].value == "channel_chat"
     assert fields[EPISODE].type == "text"

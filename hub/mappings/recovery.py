@@ -1,0 +1,283 @@
+"""Read ``mappings/recovery.yaml``: recovery policies, caps, extra contact windows; problems as file:line.
+
+    config = load_recovery_config(Path("mappings"))    # None without the file; ConfigError listing problems
+    problems = recovery_problems(Path("mappings"))     # same checks; [] when valid or absent, never raises
+
+Without the file there is no recovery (outreach only where an admin configured it). The Hub gets the
+config through ``RecoveryService.for_hub`` (``hub.services.recovery``), which loads it from
+``hub.mappings.directory`` when the scheduler's ticks are built; ``ctihub mappings validate`` reports
+its problems with the other files'. Intent codes are checked against ``intents.yaml`` and the
+RECOVERY_* disposition codes the write-back needs against ``dispositions.yaml`` (read leniently: their
+own problems are the main loader's to report).
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from hub.domain.contact_window import DAY_NAMES, DEFAULT_RULES, PURPOSES, WindowRule, hhmm
+from hub.domain.errors import ConfigError, Problem
+from hub.domain.recovery import (
+    ANY,
+    DEFAULT_CUSTOMER_CAPS,
+    DEFAULT_SMS_BODY,
+    DISPOSITION_CODES,
+    LINK_PLACEHOLDERS,
+    SMS_PLACEHOLDERS,
+    CapRule,
+    Policy,
+    RecoveryConfig,
+    Step,
+)
+from hub.mappings import schema
+from hub.mappings.yaml_lines import LinedDocument, YamlSyntaxError, load_with_lines
+
+FILE = "recovery.yaml"
+KIND = "recovery"
+REQUIRED_DISPOSITIONS = DISPOSITION_CODES  # the write-back's codes; dispositions.yaml must have them
+
+
+def recovery_problems(directory: Path) -> list[Problem]:
+    """Every problem in ``<directory>/recovery.yaml``, top to bottom; [] when valid or absent."""
+    return _load(Path(directory))[1]
+
+
+def load_recovery_config(directory: Path) -> RecoveryConfig | None:
+    """The checked configuration, None without the file, or ``ConfigError`` listing every problem."""
+    directory = Path(directory)
+    config, problems = _load(directory)
+    if problems:
+        count = len(problems)
+        raise ConfigError(
+            f"{directory / FILE}: {count} problem{'s' if count != 1 else ''}", problems=problems
+        )
+    return config
+
+
+@dataclass
+class _Found:
+    display: str
+    document: LinedDocument | None = None
+    problems: list[tuple[int, int, Problem]] = field(default_factory=list)
+
+    def add(self, line: int | None, message: str) -> None:
+        path = self.display if line is None else f"{self.display}:{line}"
+        self.problems.append((line or 0, len(self.problems), Problem(path=path, message=message)))
+
+    def at(self, *path: str | int) -> int:
+        return self.document.line_of(path) if self.document else 1
+
+    def sorted(self) -> list[Problem]:
+        return [problem for *_, problem in sorted(self.problems, key=lambda found: found[:2])]
+
+
+def _read(path: Path, found: _Found) -> LinedDocument | None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        found.add(None, f"cannot read the file: {exc}")
+        return None
+    try:
+        return load_with_lines(text)
+    except YamlSyntaxError as exc:
+        found.add(exc.line, f"YAML syntax error at column {exc.column}: {exc.message}")
+        return None
+
+
+def _codes(directory: Path, name: str, key: str) -> set[str] | None:
+    """The ``code`` of each item of ``key`` in another admin file, or None when it cannot be read."""
+    try:
+        data = load_with_lines((directory / name).read_text(encoding="utf-8")).data
+    except (OSError, UnicodeDecodeError, YamlSyntaxError):
+        return None
+    items = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        return None
+    return {item["code"] for item in items if isinstance(item, dict) and isinstance(item.get("code"), str)}
+
+
+def _load(directory: Path) -> tuple[RecoveryConfig | None, list[Problem]]:
+    path = directory / FILE
+    if not path.exists():
+        return None, []
+    found = _Found(display=str(path))
+    document = _read(path, found)
+    if document is None:
+        return None, found.sorted()
+    found.document = document
+    for duplicate in document.duplicate_keys:
+        where = f"{schema.dotted(duplicate.path)}: " if duplicate.path else ""
+        found.add(
+            duplicate.line,
+            f"{where}duplicate key {duplicate.key!r} (first at line {duplicate.first_line}); "
+            "YAML keeps only the last",
+        )
+    schema_file = schema.schema_path(KIND, directory)
+    if schema_file is None:
+        found.add(None, f"cannot check it: {KIND}.schema.json not found")
+    else:
+        for line, message in schema.schema_errors(schema.validator_for(schema_file), document):
+            found.add(line, message)
+    if found.problems:
+        return None, found.sorted()
+    data: dict[str, Any] = document.data
+    _check(directory, data, found)
+    if found.problems:
+        return None, found.sorted()
+    return _build(data), []
+
+
+def _placeholders(text: str) -> Iterable[str]:
+    for _, name, _, _ in string.Formatter().parse(text):
+        if name is not None:
+            yield name
+
+
+def _check(directory: Path, data: dict[str, Any], found: _Found) -> None:
+    caps = data.get("caps") or {}
+    limit = caps.get("max_attempts_per_episode", 3)
+    intents = _codes(directory, "intents.yaml", "intents")
+    names: dict[str, int] = {}
+    for index, policy in enumerate(data.get("policies") or []):
+        where = f"policies[{index}]"
+        line = found.at("policies", index, "name")
+        if policy["name"] in names:
+            found.add(
+                line,
+                f"{where}.name: duplicate policy {policy['name']!r} (first at line {names[policy['name']]})",
+            )
+        else:
+            names[policy["name"]] = line
+        for i_index, intent in enumerate(policy["match"].get("intent") or []):
+            if intents is not None and intent != ANY and intent not in intents:
+                found.add(
+                    found.at("policies", index, "match", "intent", i_index),
+                    f"{where}.match.intent[{i_index}]: unknown intent {intent!r}; expected one of: "
+                    f'{", ".join(sorted(intents))} or "*"',
+                )
+        steps = policy["steps"]
+        if len(steps) > limit:
+            found.add(
+                found.at("policies", index, "steps"),
+                f"{where}.steps: {len(steps)} steps, but caps.max_attempts_per_episode is {limit}: "
+                f"step {limit + 1} would always be blocked",
+            )
+        ttl = policy.get("ttl_hours", 72) * 60
+        previous = -1.0
+        for s_index, step in enumerate(steps):
+            step_line = found.at("policies", index, "steps", s_index)
+            delay = step["after_minutes"]
+            if delay < previous:
+                found.add(
+                    step_line,
+                    f"{where}.steps[{s_index}]: after_minutes {delay:g} is earlier than the step before "
+                    f"({previous:g}); list the steps in time order",
+                )
+            if delay > ttl:
+                found.add(
+                    step_line,
+                    f"{where}.steps[{s_index}]: after_minutes {delay:g} is after the policy's ttl_hours "
+                    f"({ttl / 60:g} h): it would never be made",
+                )
+            previous = max(previous, delay)
+    sms = data.get("sms") or {}
+    body = sms.get("body", DEFAULT_SMS_BODY)
+    link = sms.get("link", "")
+    for key, text, allowed in (("body", body, SMS_PLACEHOLDERS), ("link", link, LINK_PLACEHOLDERS)):
+        try:
+            unknown = [name for name in _placeholders(text) if name not in allowed]
+        except ValueError as exc:
+            found.add(found.at("sms", key), f"sms.{key}: {exc} (write {{{{ and }}}} for a literal brace)")
+            continue
+        if unknown:
+            found.add(
+                found.at("sms", key),
+                f"sms.{key}: unknown placeholder {{{unknown[0]}}}; "
+                f"use {', '.join('{' + name + '}' for name in allowed)}",
+            )
+    if "stop" not in body.lower():
+        found.add(found.at("sms", "body"), "sms.body: say how to opt out (e.g. 'Reply STOP to opt out.')")
+    if link and "{link}" not in body:
+        found.add(found.at("sms", "body"), "sms.body: the link is configured but the body has no {link}")
+    for index, rule in enumerate((data.get("contact_windows") or {}).get("extra_rules") or []):
+        for day in DAY_NAMES:
+            for s_index, text in enumerate(rule["days"][day]):
+                start, _, end = text.partition("-")
+                try:
+                    if hhmm(start) >= hhmm(end):
+                        raise ValueError(f"{text!r} ends before it starts")
+                except ValueError as exc:
+                    found.add(
+                        found.at("contact_windows", "extra_rules", index, "days", day, s_index),
+                        f"contact_windows.extra_rules[{index}].days.{day}[{s_index}]: {exc}",
+                    )
+    dispositions = _codes(directory, "dispositions.yaml", "dispositions")
+    if dispositions is not None:
+        missing = [code for code in REQUIRED_DISPOSITIONS if code not in dispositions]
+        if missing:
+            found.add(
+                1,
+                f"dispositions.yaml has no {', '.join(missing)}: recovery writes each result to the "
+                "case/ticket with these codes",
+            )
+
+
+def _build(data: dict[str, Any]) -> RecoveryConfig:
+    caps = data.get("caps") or {}
+    customer = tuple(
+        CapRule(int(c["limit"]), timedelta(hours=c["window_hours"]), citation="recovery.yaml")
+        for c in caps.get("customer") or []
+    )
+    built_in = tuple(cap for cap in DEFAULT_CUSTOMER_CAPS if cap.jurisdiction != ANY)
+    if "customer" not in caps:
+        customer = tuple(cap for cap in DEFAULT_CUSTOMER_CAPS if cap.jurisdiction == ANY)
+    extra_caps = tuple(
+        CapRule(
+            int(c["limit"]),
+            timedelta(hours=c["window_hours"]),
+            c["jurisdiction"],
+            c.get("citation", "recovery.yaml"),
+        )
+        for c in caps.get("jurisdictions") or []
+    )
+    rules = tuple(
+        WindowRule(
+            jurisdiction=rule["jurisdiction"],
+            days=tuple(
+                tuple((hhmm(t.partition("-")[0]), hhmm(t.partition("-")[2])) for t in rule["days"][day])
+                for day in DAY_NAMES
+            ),
+            citation=rule.get("citation", "recovery.yaml"),
+            purposes=frozenset(rule.get("purposes") or PURPOSES),
+        )
+        for rule in (data.get("contact_windows") or {}).get("extra_rules") or []
+    )
+    policies = tuple(
+        Policy(
+            name=item["name"],
+            channels=tuple(item["match"].get("channel") or (ANY,)),
+            intents=tuple(item["match"].get("intent") or (ANY,)),
+            outcomes=tuple(item["match"]["outcome"]),
+            steps=tuple(Step(s["action"], timedelta(minutes=s["after_minutes"])) for s in item["steps"]),
+            purpose=item.get("purpose", "service"),
+            enabled=item.get("enabled", True),
+            ttl=timedelta(hours=item.get("ttl_hours", 72)),
+        )
+        for item in data.get("policies") or []
+    )
+    sms = data.get("sms") or {}
+    return RecoveryConfig(
+        policies=policies,
+        enabled=data.get("enabled", True),
+        max_attempts_per_episode=caps.get("max_attempts_per_episode", 3),
+        min_gap=timedelta(minutes=caps.get("min_minutes_between_attempts", 60)),
+        customer_caps=customer + built_in + extra_caps,
+        windows=DEFAULT_RULES + rules,
+        sms_body=sms.get("body", DEFAULT_SMS_BODY),
+        sms_link=sms.get("link", ""),
+    )

@@ -1,0 +1,122 @@
+"""Recovery metrics, read from the tables at request time (``GET /v1/metrics/recovery``).
+
+    attempts.by_result         attempts by status (pending, claimed, sent, blocked, cancelled, failed)
+    attempts.by_action         the same, per action (sms, callback, email)
+    blocked.by_reason          blocked and cancelled attempts by the guard that stopped them
+    rescheduled                attempts moved to the next allowed instant (the window), counted once
+                               per move
+    touches                    attempts made (sent, or failed after possibly reaching the customer)
+    connect_rate               recovered / touched plans: a plan is recovered when, after its first
+                               touch, the customer came back on their own (any channel) or the issue
+                               was resolved. A call's live right-party connect is the agent's
+                               disposition in the CRM, which the hub does not read back: this is the
+                               measurable proxy.
+    touches_per_resolution     touches of recovered plans / recovered plans
+    opt_out_rate_per_touch     touches followed within ``opt_out_days`` by a revocation of consent for
+                               that channel and address (any source: STOP, events, the provider)
+                               / touches, overall and per channel
+
+``since`` (an aware datetime) counts only attempts created from then on.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, and_, func, select, true
+
+from hub.store.recovery_tables import recovery_attempts, recovery_audit, recovery_plans
+from hub.store.tables import consent_ledger
+
+RECOVERED = ("customer_came_back", "resolved")
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def recovery_metrics(
+    engine: Engine, *, since: datetime | None = None, opt_out_days: int = 7
+) -> dict[str, Any]:
+    a, p = recovery_attempts.c, recovery_plans.c
+    scope = a.created_at >= since if since is not None else true()
+    touched = and_(scope, a.touched_at.is_not(None), a.status.in_(("sent", "failed")))
+    with engine.connect().execution_options(readonly=True) as connection:
+        by_result = dict(
+            connection.execute(select(a.status, func.count()).where(scope).group_by(a.status)).all()
+        )
+        by_action: dict[str, dict[str, int]] = {}
+        for action, status, count in connection.execute(
+            select(a.action, a.status, func.count()).where(scope).group_by(a.action, a.status)
+        ).all():
+            by_action.setdefault(action, {})[status] = count
+        blocked = dict(
+            connection.execute(
+                select(a.reason, func.count())
+                .where(and_(scope, a.status.in_(("blocked", "cancelled"))))
+                .group_by(a.reason)
+            ).all()
+        )
+        audit_scope = recovery_audit.c.at >= since if since is not None else true()
+        rescheduled = connection.execute(
+            select(func.count()).where(and_(audit_scope, recovery_audit.c.event == "rescheduled"))
+        ).scalar_one()
+        touches = connection.execute(select(func.count()).where(touched)).scalar_one()
+        touches_by_channel = dict(
+            connection.execute(select(a.channel, func.count()).where(touched).group_by(a.channel)).all()
+        )
+
+        first_touch = (
+            select(a.plan_id, func.min(a.touched_at).label("first"), func.count().label("touches"))
+            .where(touched)
+            .group_by(a.plan_id)
+            .subquery()
+        )
+        touched_plans = connection.execute(select(func.count()).select_from(first_touch)).scalar_one()
+        recovered = connection.execute(
+            select(func.count(), func.coalesce(func.sum(first_touch.c.touches), 0))
+            .select_from(first_touch.join(recovery_plans, p.id == first_touch.c.plan_id))
+            .where(and_(p.close_reason.in_(RECOVERED), p.closed_at > first_touch.c.first))
+        ).one()
+
+        window = timedelta(days=opt_out_days)
+        revocations = connection.execute(
+            select(a.id, a.channel, a.touched_at, consent_ledger.c.decided_at)
+            .select_from(
+                recovery_attempts.join(
+                    consent_ledger,
+                    and_(
+                        consent_ledger.c.channel == a.channel,
+                        consent_ledger.c.address == a.address,
+                        consent_ledger.c.granted.is_(False),
+                        consent_ledger.c.decided_at >= a.touched_at,
+                    ),
+                )
+            )
+            .where(touched)
+        ).all()
+    opted_out: dict[int, str] = {
+        row.id: row.channel for row in revocations if row.decided_at < row.touched_at + window
+    }
+    opt_outs_by_channel: dict[str, int] = {}
+    for channel in opted_out.values():
+        opt_outs_by_channel[channel] = opt_outs_by_channel.get(channel, 0) + 1
+    opt_outs = sum(opt_outs_by_channel.values())
+    recovered_plans, recovered_touches = int(recovered[0]), int(recovered[1])
+    return {
+        "attempts": {"by_result": by_result, "by_action": by_action, "touches": touches},
+        "blocked": {"by_reason": blocked, "rescheduled": rescheduled},
+        "plans": {"touched": touched_plans, "recovered": recovered_plans},
+        "connect_rate": _ratio(recovered_plans, touched_plans),
+        "touches_per_resolution": _ratio(recovered_touches, recovered_plans),
+        "opt_out_rate_per_touch": {
+            "all": _ratio(opt_outs, touches),
+            **{
+                channel: _ratio(opt_outs_by_channel.get(channel, 0), count)
+                for channel, count in touches_by_channel.items()
+            },
+        },
+        "opt_outs": opt_outs,
+        "opt_out_window_days": opt_out_days,
+    }
