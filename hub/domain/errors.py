@@ -84,12 +84,12 @@ class CrmError(HubError):
 
     def describe(self) -> str:
         """One line for a dead-letter: the CRM, its status and its own error code and message."""
-        parts = [self.crm]
-        if self.status is not None:
-            parts.append(str(self.status))
-        if self.crm_code:
-            parts.append(self.crm_code)
-        return f"{' '.join(parts)}: {self.message}"
+        return _describe(self.crm, self.status, self.crm_code, self.message)
+
+
+def _describe(system: str, status: int | None, system_code: str | None, message: str) -> str:
+    parts = [system, *([str(status)] if status is not None else []), *([system_code] if system_code else [])]
+    return f"{' '.join(parts)}: {message}"
 
 
 class CrmRetryable(CrmError):
@@ -144,12 +144,7 @@ class OutreachError(HubError):
         self.retry_after = retry_after
 
     def describe(self) -> str:
-        parts = [self.provider]
-        if self.status is not None:
-            parts.append(str(self.status))
-        if self.provider_code:
-            parts.append(self.provider_code)
-        return f"{' '.join(parts)}: {self.message}"
+        return _describe(self.provider, self.status, self.provider_code, self.message)
 
 
 class OutreachRetryable(OutreachError):
