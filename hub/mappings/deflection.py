@@ -12,7 +12,6 @@ read the same calendar.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
@@ -28,7 +27,7 @@ from hub.domain.deflection import (
 )
 from hub.domain.errors import ConfigError, Problem
 from hub.mappings import schema
-from hub.mappings.yaml_lines import LinedDocument, YamlSyntaxError, load_with_lines
+from hub.mappings.area_file import FileProblems, read_document
 
 DEFLECTION_FILE = "deflection.yaml"
 SLA_FILE = "sla.yaml"
@@ -52,44 +51,12 @@ def load_deflection_config(directory: Path) -> DeflectionConfig:
     return config
 
 
-@dataclass
-class _Found:
-    display: str
-    document: LinedDocument | None = None
-
-    def __post_init__(self) -> None:
-        self.problems: list[tuple[int, int, Problem]] = []
-
-    def add(self, line: int | None, message: str) -> None:
-        path = self.display if line is None else f"{self.display}:{line}"
-        self.problems.append((line or 0, len(self.problems), Problem(path=path, message=message)))
-
-    def at(self, *path: str | int) -> int:
-        return self.document.line_of(path) if self.document else 1
-
-    def sorted(self) -> list[Problem]:
-        return [problem for *_, problem in sorted(self.problems, key=lambda found: found[:2])]
-
-
-def _parse(path: Path, found: _Found) -> LinedDocument | None:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        found.add(None, f"cannot read the file: {exc}")
-        return None
-    try:
-        return load_with_lines(text)
-    except YamlSyntaxError as exc:
-        found.add(exc.line, f"YAML syntax error at column {exc.column}: {exc.message}")
-        return None
-
-
 def _load(directory: Path) -> tuple[DeflectionConfig | None, list[Problem]]:
     path = directory / DEFLECTION_FILE
     if not path.exists():
         return DeflectionConfig(), []
-    found = _Found(display=str(path))
-    document = _parse(path, found)
+    found = FileProblems(display=str(path))
+    document = read_document(path, found)
     if document is None:
         return None, found.sorted()
     found.document = document
@@ -113,7 +80,7 @@ def _load(directory: Path) -> tuple[DeflectionConfig | None, list[Problem]]:
     return (None, found.sorted()) if found.problems else (config, [])
 
 
-def _build(directory: Path, data: dict[str, Any], found: _Found) -> DeflectionConfig:
+def _build(directory: Path, data: dict[str, Any], found: FileProblems) -> DeflectionConfig:
     defaults = Thresholds()
     queue = data.get("queue", {})
     responses = data.get("expected_response", {})
@@ -145,7 +112,7 @@ def _build(directory: Path, data: dict[str, Any], found: _Found) -> DeflectionCo
     )
 
 
-def _check_sla_schedule(directory: Path, name: str, found: _Found) -> None:
+def _check_sla_schedule(directory: Path, name: str, found: FileProblems) -> None:
     """A problem at ``business_hours`` when ``sla.yaml`` has no schedule ``name``.
 
     A malformed ``sla.yaml`` is reported by its own loader: here it only means "cannot tell".
@@ -158,7 +125,7 @@ def _check_sla_schedule(directory: Path, name: str, found: _Found) -> None:
             f"business_hours: schedule {name!r} is not defined: there is no {SLA_FILE}",
         )
         return
-    document = _parse(path, _Found(display=str(path)))
+    document = read_document(path, FileProblems(display=str(path)))
     schedules = document.data.get("schedules") if document and isinstance(document.data, dict) else None
     if not isinstance(schedules, list):
         return

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import string
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,8 @@ from hub.domain.recovery import (
     Step,
 )
 from hub.mappings import schema
-from hub.mappings.yaml_lines import LinedDocument, YamlSyntaxError, load_with_lines
+from hub.mappings.area_file import FileProblems, read_document
+from hub.mappings.yaml_lines import YamlSyntaxError, load_with_lines
 
 FILE = "recovery.yaml"
 KIND = "recovery"
@@ -59,36 +59,6 @@ def load_recovery_config(directory: Path) -> RecoveryConfig | None:
     return config
 
 
-@dataclass
-class _Found:
-    display: str
-    document: LinedDocument | None = None
-    problems: list[tuple[int, int, Problem]] = field(default_factory=list)
-
-    def add(self, line: int | None, message: str) -> None:
-        path = self.display if line is None else f"{self.display}:{line}"
-        self.problems.append((line or 0, len(self.problems), Problem(path=path, message=message)))
-
-    def at(self, *path: str | int) -> int:
-        return self.document.line_of(path) if self.document else 1
-
-    def sorted(self) -> list[Problem]:
-        return [problem for *_, problem in sorted(self.problems, key=lambda found: found[:2])]
-
-
-def _read(path: Path, found: _Found) -> LinedDocument | None:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        found.add(None, f"cannot read the file: {exc}")
-        return None
-    try:
-        return load_with_lines(text)
-    except YamlSyntaxError as exc:
-        found.add(exc.line, f"YAML syntax error at column {exc.column}: {exc.message}")
-        return None
-
-
 def _codes(directory: Path, name: str, key: str) -> set[str] | None:
     """The ``code`` of each item of ``key`` in another admin file, or None when it cannot be read."""
     try:
@@ -105,8 +75,8 @@ def _load(directory: Path) -> tuple[RecoveryConfig | None, list[Problem]]:
     path = directory / FILE
     if not path.exists():
         return None, []
-    found = _Found(display=str(path))
-    document = _read(path, found)
+    found = FileProblems(display=str(path))
+    document = read_document(path, found)
     if document is None:
         return None, found.sorted()
     found.document = document
@@ -138,7 +108,7 @@ def _placeholders(text: str) -> Iterable[str]:
             yield name
 
 
-def _check(directory: Path, data: dict[str, Any], found: _Found) -> None:
+def _check(directory: Path, data: dict[str, Any], found: FileProblems) -> None:
     caps = data.get("caps") or {}
     limit = caps.get("max_attempts_per_episode", 3)
     intents = _codes(directory, "intents.yaml", "intents")
