@@ -17,6 +17,7 @@ real elapsed time between those instants. Open intervals are half-open ``[start,
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -152,7 +153,9 @@ def _spans(schedule: Schedule, at: datetime) -> Iterator[tuple[datetime, datetim
         week += timedelta(days=7)
 
 
-def _week_spans(schedule: Schedule, tz: ZoneInfo, sunday: date) -> list[tuple[datetime, datetime]]:
+@functools.lru_cache(maxsize=4096)
+def _week_spans(schedule: Schedule, tz: ZoneInfo, sunday: date) -> tuple[tuple[datetime, datetime], ...]:
+    """One week's open spans in UTC. Cached: every clock of every episode walks the same weeks."""
     base = datetime(sunday.year, sunday.month, sunday.day)
     walls: list[tuple[datetime, datetime]] = []
     for start, end in sorted(schedule.intervals):
@@ -170,7 +173,7 @@ def _week_spans(schedule: Schedule, tz: ZoneInfo, sunday: date) -> list[tuple[da
             spans[-1] = (spans[-1][0], max(spans[-1][1], end_utc))
         else:
             spans.append((start_utc, end_utc))
-    return spans
+    return tuple(spans)
 
 
 def _without_holidays(

@@ -11,6 +11,12 @@ in force from that event on, so an edited policy applies from the next event), d
 from the history (``hub.domain.sla``), caches the latest clock of each metric for the scheduler,
 and acts on warnings and breaches once each: a row in ``sla_actions`` under a unique key first, then
 one idempotent CRM write (priority raised, tags, due/status fields and an internal comment).
+
+The case's mapped due/status fields follow the clocks (``sla_field_writes``): each derivation records
+what they should say, and each writer what they now say: the link path (``case_fields``, whose
+values ride on the outcome's write), a warning/breach action, or the tick's field sync, which
+writes the rest (a reply or status change from a channel webhook) with ``CRM.update_case``, once
+per change, under a claim, retried with backoff.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ from hub.domain.sla import (
 from hub.ports import CRM, ActivityWrite, Clock
 from hub.store import links
 from hub.store import sla as store
+from hub.store.sla import FieldWrite
 
 log = logging.getLogger(__name__)
 
@@ -230,11 +237,21 @@ class SlaService:
 
         For the link path: merge them into ``CaseWrite.fields`` / ``ActivityWrite.case_fields``.
         Empty without SLA configuration for the CRM or without clocks.
+
+        They are recorded as written now, before the link's CRM write, so the field sync does not
+        repeat them. A link that fails is retried by the worker and asks again (recording again);
+        one that is dead-lettered is replayed after the fix, and any later change rewrites both fields.
         """
         now = self.clock.now()
+        name = crm or (self.crm.name if self.crm else "")
         with self.engine.begin() as connection:
             derived = self.refresh(connection, episode_id, now)
-        return self.fields_for(derived, crm or (self.crm.name if self.crm else ""))
+            fields = self.fields_for(derived, name)
+            if fields:
+                store.fields_written(
+                    connection, episode_id, name, store.canonical(fields), now, by=store.LINK
+                )
+        return fields
 
     def fields_for(self, derived: EpisodeSla, crm: str) -> dict[str, Any]:
         mapping = self.config.crm.get(crm) if self.config else None
@@ -272,11 +289,76 @@ class SlaService:
                 actions = store.claim_actions(connection, now, lease, self.settings.batch)
             for action in actions:
                 report.written += self._perform(action, now)
-        if report.recorded or report.written:
+            report.synced = self.sync_fields(now)
+        if report.recorded or report.written or report.synced:
             log.info("sla tick: %s", report)
         return report
 
+    def sync_fields(self, now: datetime) -> int:
+        """Write the SLA fields of each case whose clocks changed since they were last written.
+
+        Claimed like actions (safe across scheduler processes); never raises: whatever fails is
+        tried again by a later tick, at the latest when its claim runs out. Returns the writes made.
+        """
+        if self.crm is None:
+            return 0
+        until = now + timedelta(seconds=self.settings.action_lease_seconds)
+        try:
+            with self.engine.begin() as connection:
+                claimed = store.claim_field_writes(connection, self.crm.name, now, until, self.settings.batch)
+        except Exception:
+            log.exception("sla field sync: could not claim the fields to write")
+            return 0
+        written = 0
+        for claim in claimed:
+            try:
+                written += self._sync_one(claim, now)
+            except Exception:  # the claim runs out and a later tick tries again
+                log.exception("sla fields of episode %s not written", claim.episode_id)
+        return written
+
     # -- inside -----------------------------------------------------------------------------------
+
+    def _sync_one(self, claim: FieldWrite, now: datetime) -> int:
+        """One ``update_case`` for one claimed episode; 1 when written."""
+        assert self.crm is not None
+        with self.engine.begin() as connection:
+            case = links.episode_case(connection, claim.episode_id, claim.crm)
+            if case is None:
+                retry_at = now + timedelta(seconds=self.settings.missing_case_retry_seconds)
+                note = f"no {claim.crm} case linked yet"
+                store.retry_field_write(connection, claim, retry_at, note, counted=False)
+                return 0
+            fields = self.fields_for(self.refresh(connection, claim.episode_id, now), claim.crm)
+            text = store.canonical(fields)
+            if not fields or text == store.written_fields(connection, claim.episode_id, claim.crm):
+                store.finish_field_write(connection, claim, now, note=None if fields else "no SLA fields")
+                return 0
+        try:
+            self.crm.update_case(case.id, fields, key=field_write_key(claim.episode_id, text))
+        except CrmError as exc:
+            self._field_write_failed(claim, now, exc)
+            return 0
+        with self.engine.begin() as connection:
+            store.finish_field_write(connection, claim, now, fields=text, case_id=case.id)
+        return 1
+
+    def _field_write_failed(self, claim: FieldWrite, now: datetime, exc: CrmError) -> None:
+        with self.engine.begin() as connection:
+            if claim.attempts >= self.settings.max_attempts:
+                store.finish_field_write(connection, claim, now, note=f"gave up: {exc}")
+            else:
+                delay = retry_delay(claim.attempts, retry_after=exc.retry_after)
+                store.retry_field_write(connection, claim, now + timedelta(seconds=delay), str(exc))
+        log.warning("sla fields of episode %s not written: %s", claim.episode_id, exc)
+
+    def _want(self, connection: Connection, derived: EpisodeSla, now: datetime) -> None:
+        """Record what the case's SLA fields should say, as of this derivation."""
+        if self.crm is None:
+            return
+        fields = self.fields_for(derived, self.crm.name)
+        if fields:
+            store.want_fields(connection, derived.episode_id, self.crm.name, store.canonical(fields), now)
 
     def _derive(self, connection: Connection, episode_id: str, now: datetime, *, persist: bool) -> EpisodeSla:
         own = self._matched(connection, episode_id, now, persist=persist)
@@ -300,6 +382,7 @@ class SlaService:
         derived = EpisodeSla(episode_id, tuple(events), tuple(clocks), priority)
         if persist:
             store.store_clocks(connection, episode_id, derived.current, now)
+            self._want(connection, derived, now)
         return derived
 
     def _matched(
@@ -385,8 +468,16 @@ class SlaService:
                 "sla %s for %s/%s not written: %s", action.kind, action.episode_id, action.metric, exc
             )
             return 0
+        sla_fields = {
+            name: activity.case_fields.get(name) for name in self.fields_for(derived, self.crm.name)
+        }
         with self.engine.begin() as connection:
             store.finish_action(connection, action.id, now, case_id=case.id, activity_id=result.activity.id)
+            if sla_fields:
+                text = store.canonical(sla_fields)
+                store.fields_written(
+                    connection, action.episode_id, self.crm.name, text, now, by=store.ACTION, case_id=case.id
+                )
         return 1
 
     def _activity(self, action: store.Action, clock: MetricClock, derived: EpisodeSla) -> ActivityWrite:
@@ -415,11 +506,17 @@ class TickReport:
     refreshed: int = 0  # episodes whose new history was matched
     recorded: int = 0  # warnings and breaches recorded
     written: int = 0  # CRM writes made
+    synced: int = 0  # cases whose SLA fields were written alone (``update_case``)
 
 
 def action_key(episode_id: str, metric: str, instance: int, kind: str) -> str:
     """``sla_`` + 32 hex digits: URL-safe and fixed length, like the link path's ``ev_`` keys."""
     return "sla_" + _digest(episode_id, metric, instance, kind)
+
+
+def field_write_key(episode_id: str, fields: str) -> str:
+    """``slaf_`` + 32 hex digits naming one change of an episode's case fields, for logs and tracing."""
+    return "slaf_" + _digest(episode_id, fields)
 
 
 def _rank(priority: str) -> int:

@@ -1,18 +1,19 @@
-"""SLA persistence: the episode history, its derived clocks, and the warnings/breaches acted on."""
+"""SLA persistence: the episode history, its derived clocks, the warnings/breaches acted on, and what
+each case's mapped SLA fields should say and last said."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, exists, or_, select, update
+from sqlalchemy import Connection, and_, delete, exists, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hub.domain.sla import MERGED, AppliedPolicy, MetricClock
-from hub.store.sla_tables import sla_actions, sla_clocks, sla_events
+from hub.store.sla_tables import sla_actions, sla_clocks, sla_events, sla_field_writes
 from hub.store.sql import insert_ignoring_conflicts
 
 MAX_MERGE_DEPTH = 10
@@ -299,3 +300,173 @@ def episode_actions(connection: Connection, episode_id: str) -> list[dict[str, A
         select(sla_actions).where(sla_actions.c.episode_id == episode_id).order_by(sla_actions.c.id)
     ).all()
     return [dict(row._mapping) for row in rows]
+
+
+# --- the case's mapped SLA fields ----------------------------------------------------------------
+
+LINK, ACTION, SYNC = "link", "action", "sync"  # who wrote the fields (sla_field_writes.written_by)
+
+
+@dataclass(frozen=True)
+class FieldWrite:
+    """A claimed row of ``sla_field_writes``: this episode's case fields are to be written."""
+
+    episode_id: str
+    crm: str
+    attempts: int  # counting this one
+
+
+def canonical(fields: Mapping[str, Any]) -> str:
+    """The fields as JSON that compares equal exactly when the fields do."""
+    return json.dumps(dict(fields), sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _field_row(episode_id: str, crm: str) -> Any:
+    return and_(sla_field_writes.c.episode_id == episode_id, sla_field_writes.c.crm == crm)
+
+
+def want_fields(connection: Connection, episode_id: str, crm: str, fields: str, now: datetime) -> None:
+    """What the case's fields should say now (canonical JSON); pending when not what was written."""
+    table = sla_field_writes
+    current = connection.execute(select(table.c.wanted).where(_field_row(episode_id, crm))).first()
+    if current is not None and current.wanted == fields:
+        return  # the common case: a refresh that changed nothing the fields show
+    if current is None:
+        row = {"episode_id": episode_id, "crm": crm, "wanted": fields, "wanted_at": now, "pending": True}
+        if insert_ignoring_conflicts(connection, table, row, ["episode_id", "crm"]):
+            return
+    connection.execute(  # also when another transaction inserted it meanwhile
+        update(table)
+        .where(and_(_field_row(episode_id, crm), table.c.wanted != fields))
+        .values(
+            wanted=fields, wanted_at=now, pending=or_(table.c.written.is_(None), table.c.written != fields)
+        )
+    )
+
+
+def fields_written(
+    connection: Connection,
+    episode_id: str,
+    crm: str,
+    fields: str,
+    now: datetime,
+    *,
+    by: str,
+    case_id: str | None = None,
+) -> None:
+    """What the case's fields say now, written by the link path, an action or the sync.
+
+    Leaves any claim alone: only the sync that holds it releases it (``finish_field_write``).
+    """
+    table = sla_field_writes
+    values: dict[str, Any] = {
+        "written": fields,
+        "written_at": now,
+        "written_by": by,
+        "pending": table.c.wanted != fields,
+    }
+    if case_id is not None:
+        values["case_id"] = case_id
+    if connection.execute(update(table).where(_field_row(episode_id, crm)).values(**values)).rowcount:
+        return
+    row = {
+        **values,
+        "episode_id": episode_id,
+        "crm": crm,
+        "wanted": fields,
+        "wanted_at": now,
+        "pending": False,
+    }
+    if not insert_ignoring_conflicts(connection, table, row, ["episode_id", "crm"]):
+        connection.execute(update(table).where(_field_row(episode_id, crm)).values(**values))
+
+
+def written_fields(connection: Connection, episode_id: str, crm: str) -> str | None:
+    return connection.execute(select(sla_field_writes.c.written).where(_field_row(episode_id, crm))).scalar()
+
+
+def _field_write_due(now: datetime) -> Any:
+    table = sla_field_writes
+    return and_(
+        table.c.pending == true(),
+        or_(table.c.next_attempt_at.is_(None), table.c.next_attempt_at <= now),
+        or_(table.c.claimed_until.is_(None), table.c.claimed_until < now),
+    )
+
+
+def claim_field_writes(
+    connection: Connection, crm: str, now: datetime, until: datetime, limit: int
+) -> list[FieldWrite]:
+    """Pending rows whose time has come and that no one holds; each claimed row is ours alone.
+
+    An episode with a warning or breach still to write waits for it: that write carries the fields.
+    """
+    table = sla_field_writes
+    action_to_write = exists().where(
+        and_(sla_actions.c.episode_id == table.c.episode_id, sla_actions.c.done_at.is_(None))
+    )
+    candidates = connection.execute(
+        select(table.c.episode_id)
+        .where(and_(table.c.crm == crm, _field_write_due(now), ~action_to_write))
+        .order_by(table.c.wanted_at, table.c.episode_id)
+        .limit(limit)
+    ).all()
+    claimed = []
+    for (episode_id,) in candidates:
+        result = connection.execute(
+            update(table)
+            .where(and_(_field_row(episode_id, crm), _field_write_due(now)))
+            .values(claimed_until=until, attempts=table.c.attempts + 1)
+        )
+        if result.rowcount == 1:
+            attempts = connection.execute(
+                select(table.c.attempts).where(_field_row(episode_id, crm))
+            ).scalar_one()
+            claimed.append(FieldWrite(episode_id, crm, attempts))
+    return claimed
+
+
+def finish_field_write(
+    connection: Connection,
+    claim: FieldWrite,
+    now: datetime,
+    *,
+    fields: str | None = None,
+    case_id: str | None = None,
+    note: str | None = None,
+) -> None:
+    """Release the claim; ``fields``: what was written. Without them and with a ``note``, the change
+    is given up (a later change is tried again)."""
+    if fields is not None:
+        fields_written(connection, claim.episode_id, claim.crm, fields, now, by=SYNC, case_id=case_id)
+    values: dict[str, Any] = {
+        "claimed_until": None,
+        "attempts": 0,
+        "next_attempt_at": None,
+        "last_error": note,
+    }
+    if note is not None:
+        values["pending"] = False
+    connection.execute(
+        update(sla_field_writes).where(_field_row(claim.episode_id, claim.crm)).values(**values)
+    )
+
+
+def retry_field_write(
+    connection: Connection, claim: FieldWrite, next_attempt_at: datetime, error: str, *, counted: bool = True
+) -> None:
+    """Release the claim until ``next_attempt_at``; ``counted=False`` gives the attempt back."""
+    table = sla_field_writes
+    values: dict[str, Any] = {
+        "claimed_until": None,
+        "next_attempt_at": next_attempt_at,
+        "last_error": error[:2000],
+    }
+    if not counted:
+        values["attempts"] = table.c.attempts - 1
+    connection.execute(update(table).where(_field_row(claim.episode_id, claim.crm)).values(**values))
+
+
+def field_write(connection: Connection, episode_id: str, crm: str) -> dict[str, Any] | None:
+    row = connection.execute(select(sla_field_writes).where(_field_row(episode_id, crm))).first()
+    return dict(row._mapping) if row is not None else None

@@ -5,7 +5,8 @@ reply or note, status change, merge), with the attributes policies match on and,
 policy snapshot in force from that event on (``applied``; ``assigned_at`` NULL = not matched yet).
 ``sla_clocks`` is a cache of the latest instance of each metric, rebuilt from the history whenever it
 changes, so the scheduler can find what is due with one indexed query. ``sla_actions`` records each
-warning and breach acted on, under a unique key, before the CRM is written.
+warning and breach acted on, under a unique key, before the CRM is written. ``sla_field_writes``
+keeps each case's mapped SLA fields in step with the clocks.
 """
 
 from __future__ import annotations
@@ -82,4 +83,28 @@ sla_actions = Table(
     Column("activity_id", String(100)),
     Index("uq_sla_actions_once", "episode_id", "metric", "instance", "kind", unique=True),
     Index("ix_sla_actions_pending", "done_at", "next_attempt_at"),
+)
+
+# The mapped SLA fields (due time, status) of each episode's case/ticket: what they should say
+# (``wanted``, from the latest derivation) and what was last written there (by the link path, a
+# warning/breach action, or the field sync), so a change reaches the CRM once. ``pending`` is
+# wanted != written; a field sync claims pending rows like actions (``claimed_until``).
+sla_field_writes = Table(
+    "sla_field_writes",
+    metadata,
+    Column("episode_id", String(40), nullable=False),
+    Column("crm", String(20), nullable=False),
+    Column("wanted", Text, nullable=False),  # the fields as canonical JSON
+    Column("wanted_at", UTCDateTime(), nullable=False),
+    Column("written", Text),  # NULL: nothing written yet
+    Column("written_at", UTCDateTime()),
+    Column("written_by", String(10)),  # link | action | sync
+    Column("case_id", String(100)),
+    Column("pending", Boolean, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),  # failed writes of this change
+    Column("claimed_until", UTCDateTime()),
+    Column("next_attempt_at", UTCDateTime()),
+    Column("last_error", Text),
+    PrimaryKeyConstraint("episode_id", "crm"),
+    Index("ix_sla_field_writes_pending", "pending", "next_attempt_at"),
 )
