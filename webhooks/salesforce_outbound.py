@@ -113,6 +113,69 @@ class Notification:
     def is_case(self) -> bool:
         return self.sobject_type == "Case"
 
+    @property
+    def is_person(self) -> bool:
+        """A Contact, Lead or (Person) Account: a record that may carry do-not-contact flags."""
+        return self.sobject_type in PEOPLE
+
+    def consent_flags(self) -> list[ConsentFlag]:
+        """The do-not-contact flags this notification carries, each with the addresses it covers.
+
+        Only what the outbound message includes counts: a flag field the admin did not add is
+        unknown (not "cleared"), and a flag without any address field covers nothing.
+        """
+        found: dict[str, ConsentFlag] = {}
+        for name, channel in FLAG_FIELDS.items():
+            value = _boolean(self.fields.get(name))
+            if value is None:
+                continue
+            addresses = tuple(
+                dict.fromkeys(
+                    str(self.fields[f]).strip()
+                    for f in ADDRESS_FIELDS[channel]
+                    if self.fields.get(f) and str(self.fields[f]).strip()
+                )
+            )
+            earlier = found.get(channel)
+            if earlier is not None:  # DoNotCall and PersonDoNotCall both sent: set if either is
+                name = name if value and not earlier.set else earlier.field
+                value = value or earlier.set
+                addresses = tuple(dict.fromkeys((*earlier.addresses, *addresses)))
+            found[channel] = ConsentFlag(channel, name, value, addresses)
+        return [flag for flag in found.values() if flag.addresses]
+
+
+# Contacts, Leads and Person Accounts carry Salesforce's standard do-not-contact flags.
+PEOPLE = ("Contact", "Lead", "Account")
+FLAG_FIELDS = {
+    "DoNotCall": "voice",
+    "PersonDoNotCall": "voice",
+    "HasOptedOutOfEmail": "email",
+    "PersonHasOptedOutOfEmail": "email",
+}
+ADDRESS_FIELDS = {
+    "voice": (
+        "Phone",
+        "MobilePhone",
+        "HomePhone",
+        "OtherPhone",
+        "PersonMobilePhone",
+        "PersonHomePhone",
+        "PersonOtherPhone",
+    ),
+    "email": ("Email", "PersonEmail"),
+}
+
+
+@dataclass(frozen=True)
+class ConsentFlag:
+    """One do-not-contact flag of a record: ``set`` blocks ``channel`` for ``addresses`` (as sent)."""
+
+    channel: str  # voice | email
+    field: str  # e.g. DoNotCall
+    set: bool
+    addresses: tuple[str, ...]
+
 
 @dataclass(frozen=True)
 class OutboundMessage:

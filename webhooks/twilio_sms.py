@@ -137,7 +137,8 @@ def classify(body: str, opt_out_type: str | None = None) -> Keyword | None:
 
 @dataclass(frozen=True)
 class InboundSms:
-    """One inbound message (or a delivery-status callback sent to the inbound URL by mistake)."""
+    """One inbound message, or a delivery-status callback of a text the hub sent (``status_callback``
+    is its MessageStatus, ``error_code`` its ErrorCode; sender, recipient and body may be empty)."""
 
     message_sid: str
     account_sid: str | None
@@ -151,6 +152,7 @@ class InboundSms:
     keyword: str | None = None  # e.g. "STOP" when the whole message is a keyword
     keyword_kind: str | None = None  # opt_out | opt_in | help
     status_callback: str | None = None  # MessageStatus, when this is a status callback
+    error_code: str | None = None  # ErrorCode of a status callback (e.g. 30003, 21610)
 
     @property
     def kind(self) -> str:
@@ -204,7 +206,8 @@ def message_from(params: Sequence[tuple[str, str]]) -> InboundSms:
         opt_out_type=first.get("OptOutType"),
         keyword=keyword.word if keyword else None,
         keyword_kind=keyword.kind if keyword else None,
-        status_callback=status,
+        status_callback=status.lower() if status else None,
+        error_code=(first.get("ErrorCode") or "").strip() or None,
     )
 
 

@@ -11,7 +11,9 @@ boundary is the first instant the local clock shows that time or later (see
 The rule table is data (``DEFAULT_RULES``): jurisdiction, weekly spans, citation, whether the primary
 text was read (``verified``), the purposes it covers and when it is in force. Rules can only narrow:
 adding one (the admin's ``contact_windows.extra_rules``) never opens a minute another rule closes.
-Holiday bans (AL, LA, MS, PA, RI, UT, France) are not modelled.
+Holiday bans are admin data: ``blocked_dates`` rules (``contact_windows.blocked_dates`` in
+``mappings/recovery.yaml``) close whole local days for a jurisdiction; none ship by default, because
+the reference lists the states (AL, LA, MS, PA, RI, UT) and France only from vendor tables.
 
     location = ContactLocation(zones=("America/New_York",), country="US", states=("FL",))
     is_allowed(at, location, DEFAULT_RULES)          # inside 08:00-20:00 Miami time?
@@ -68,6 +70,7 @@ class WindowRule:
     effective_from: date | None = None  # first local day in force
     effective_to: date | None = None  # last local day in force
     also_zones: tuple[str, ...] = ()  # read the window in these zones too (a statute read as state time)
+    closed_dates: frozenset[date] = frozenset()  # local days with no contact at all (holiday bans)
 
     def __post_init__(self) -> None:
         if len(self.days) != 7:
@@ -90,8 +93,18 @@ class WindowRule:
         """Whether the local wall time ``local`` is inside this rule's window (True when not in force)."""
         if not self.in_force(local.date()):
             return True
+        if local.date() in self.closed_dates:
+            return False
         seconds = local.hour * 3600 + local.minute * 60 + local.second + local.microsecond / 1e6
         return any(start * 60 <= seconds < end * 60 for start, end in self.days[local.weekday()])
+
+    def spans_on(self, day: date) -> DaySpans:
+        """The local spans of ``day`` (all day when not in force, none on a closed date)."""
+        if not self.in_force(day):
+            return ((0, MINUTES_PER_DAY),)
+        if day in self.closed_dates:
+            return ()
+        return self.days[day.weekday()]
 
     def describe(self) -> str:
         """``US-TX Mon-Sat 09:00-21:00, Sun 12:00-21:00``: the rule in one line, for reasons and audits."""
@@ -108,7 +121,29 @@ class WindowRule:
             parts.append(f"{names} {spans}")
             index = last + 1
         text = "every day " + parts[0].split(" ", 1)[1] if len(parts) == 1 else ", ".join(parts)
+        if self.closed_dates:
+            closed = ", ".join(day.isoformat() for day in sorted(self.closed_dates))
+            if self.days == ALL_DAY:
+                return f"{self.jurisdiction} no contact on {closed}"
+            text += f"; no contact on {closed}"
         return f"{self.jurisdiction} {text}"
+
+
+ALL_DAY: tuple[DaySpans, ...] = tuple(((0, MINUTES_PER_DAY),) for _ in range(7))
+
+
+def blocked_dates(
+    jurisdiction: str,
+    dates: Iterable[date],
+    citation: str,
+    *,
+    verified: bool = False,
+    purposes: frozenset[str] = frozenset(PURPOSES),
+) -> WindowRule:
+    """A rule that allows every instant except the given local days (a state's holiday ban)."""
+    return WindowRule(
+        jurisdiction, ALL_DAY, citation, verified, purposes=purposes, closed_dates=frozenset(dates)
+    )
 
 
 def daily(start: str, end: str) -> tuple[DaySpans, ...]:
@@ -304,7 +339,7 @@ def next_allowed(
         first_day = at.astimezone(tz).date()
         for offset in range(horizon.days + 2):
             day = first_day + timedelta(days=offset)
-            starts = [0, *(start for start, _ in rule.days[day.weekday()])]
+            starts = [0, *(start for start, _ in rule.spans_on(day))]
             for minute in starts:
                 moment = _wall_to_utc(datetime(day.year, day.month, day.day) + timedelta(minutes=minute), tz)
                 if at < moment <= end:
@@ -329,12 +364,29 @@ def allowed_until(
         local = at.astimezone(tz)
         if not rule.in_force(local.date()):
             continue
-        seconds = local.hour * 3600 + local.minute * 60 + local.second
-        midnight = datetime(local.year, local.month, local.day)
-        for start, stop in rule.days[local.weekday()]:
-            if start * 60 <= seconds < stop * 60:
-                ends.append(_wall_to_utc(midnight + timedelta(minutes=stop), tz))
+        end = _span_end(rule, local)
+        if end is not None:
+            ends.append(_wall_to_utc(end, tz))
     return min(ends) if ends else None
+
+
+def _span_end(rule: WindowRule, local: datetime) -> datetime | None:
+    """The local wall time at which the rule's span holding ``local`` ends; a span that runs to 24:00
+    goes on into the next day's span starting at 00:00 (a whole-day rule ends at its next closed
+    date), looked at for at most a week. None when no span holds ``local``."""
+    seconds = local.hour * 3600 + local.minute * 60 + local.second
+    day = local.date()
+    stop = next((e for s, e in rule.spans_on(day) if s * 60 <= seconds < e * 60), None)
+    if stop is None:
+        return None
+    for _ in range(7):
+        if stop < MINUTES_PER_DAY:
+            break
+        following = rule.spans_on(day + timedelta(days=1))
+        if not following or following[0][0] != 0 or not rule.in_force(day + timedelta(days=1)):
+            break
+        day, stop = day + timedelta(days=1), following[0][1]
+    return datetime(day.year, day.month, day.day) + timedelta(minutes=stop)
 
 
 def describe_rules(rules: Iterable[WindowRule]) -> str:

@@ -14,10 +14,12 @@ it is claimed (inside the claim's transaction), by ``evaluate``:
 
     cancel       the episode closed, the customer came back on their own, it was resolved, or the
                  plan's time to live ran out: no further attempt of this plan
-    block        no address, no consent or consent revoked, the episode's attempt cap (no further
-                 attempt), no common window or an unknown zone, a customer's rolling cap, no sender
+    block        no address, no consent, consent revoked or a CRM do-not-contact flag set, the
+                 episode's attempt cap (no further attempt), no common window or an unknown zone, a
+                 customer's rolling cap, no sender
     reschedule   outside the contact window: moved to the next allowed instant, never dropped, never
-                 made early
+                 made early; or the CRM's do-not-contact flags could not be read just before the
+                 claim (``crm_unavailable``): tried again later, never made without that read
     send         everything passed
 
 Every check is recorded with its result, so the audit trail and the CRM activity say which guards an
@@ -220,6 +222,7 @@ class GuardFacts:
     customer_touches: tuple[datetime, ...]  # when this customer was touched (any channel, any episode)
     location: ContactLocation
     sender_ready: bool = True  # an SMS sender is configured
+    crm_flags: CrmFlagsRead | None = None  # None: the CRM's flags are not read for this attempt
 
     @property
     def channel(self) -> str:
@@ -227,9 +230,21 @@ class GuardFacts:
 
 
 @dataclass(frozen=True)
+class CrmFlagsRead:
+    """Whether the CRM's do-not-contact flags (Salesforce ``DoNotCall``, ``HasOptedOutOfEmail``) were
+    read for this attempt just before its claim. What they said is in the consent ledger by then (a
+    set flag is a standing block, see ``hub.domain.consent``); a read that failed means the ledger
+    may be stale, so the attempt waits until ``retry_at`` rather than go out without that check."""
+
+    read: bool
+    detail: str
+    retry_at: datetime | None = None  # when the read failed: when to claim the attempt again
+
+
+@dataclass(frozen=True)
 class Check:
-    guard: str  # episode_open, customer_away, not_resolved, ttl, address, consent, episode_cap,
-    #             contact_window, customer_caps, sender
+    guard: str  # episode_open, customer_away, not_resolved, ttl, address, consent, crm_flags,
+    #             episode_cap, contact_window, customer_caps, sender
     passed: bool
     detail: str
     reason: str | None = None  # the stable code when it failed
@@ -259,7 +274,8 @@ def _touches_in(touches: Iterable[datetime], at: datetime, window: timedelta) ->
 
 
 def evaluate(facts: GuardFacts, config: RecoveryConfig) -> Verdict:
-    """Every guard, in order; the decision is the first failure's (cancel > block > window > caps)."""
+    """Every guard, in order; the decision is the first failure's (cancel > block > window > caps >
+    sender > an unread CRM)."""
     at, channel, location = facts.at, facts.channel, facts.location
     checks: list[Check] = []
 
@@ -296,13 +312,19 @@ def evaluate(facts: GuardFacts, config: RecoveryConfig) -> Verdict:
         consent = check("consent", False, f"no {channel} consent on record", "no_consent")
     else:
         decision = facts.consent
+        state = "granted" if decision.granted else "revoked"
+        if decision.is_crm_flag:
+            state = "blocked by the CRM's do-not-contact flag"
         consent = check(
             "consent",
             decision.granted,
-            f"{channel} consent {'granted' if decision.granted else 'revoked'} "
-            f"{_text(decision.decided_at)} ({decision.source})",
-            "consent_revoked",
+            f"{channel} consent {state} {_text(decision.decided_at)} ({decision.source})",
+            "crm_opted_out" if decision.is_crm_flag else "consent_revoked",
         )
+    crm_flags = facts.crm_flags
+    crm_read = None
+    if crm_flags is not None:
+        crm_read = check("crm_flags", crm_flags.read, crm_flags.detail, "crm_unavailable")
     limit = config.max_attempts_per_episode
     episode_cap = check(
         "episode_cap",
@@ -346,6 +368,9 @@ def evaluate(facts: GuardFacts, config: RecoveryConfig) -> Verdict:
         return Verdict(BLOCK, cap_failed.reason, done)
     if not sender.passed:
         return Verdict(BLOCK, sender.reason, done)
+    if crm_read is not None and not crm_read.passed:  # everything else passed: wait for the CRM
+        assert crm_flags is not None
+        return Verdict(RESCHEDULE, crm_read.reason, done, next_at=crm_flags.retry_at or at)
     return Verdict(SEND, None, done, until=until)
 
 

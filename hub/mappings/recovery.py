@@ -1,4 +1,4 @@
-"""Read ``mappings/recovery.yaml``: recovery policies, caps, extra contact windows; problems as file:line.
+"""Read ``mappings/recovery.yaml``: policies, caps, extra windows, blocked dates; problems as file:line.
 
     config = load_recovery_config(Path("mappings"))    # None without the file; ConfigError listing problems
     problems = recovery_problems(Path("mappings"))     # same checks; [] when valid or absent, never raises
@@ -13,13 +13,14 @@ own problems are the main loader's to report).
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from hub.domain.contact_window import DAY_NAMES, DEFAULT_RULES, PURPOSES, WindowRule, hhmm
+from hub.domain.contact_window import DAY_NAMES, DEFAULT_RULES, PURPOSES, WindowRule, blocked_dates, hhmm
 from hub.domain.errors import ConfigError, Problem
 from hub.domain.recovery import (
     ANY,
@@ -76,10 +77,16 @@ def _load(directory: Path) -> tuple[RecoveryConfig | None, list[Problem]]:
     if not path.exists():
         return None, []
     found = FileProblems(display=str(path))
-    document = read_document(path, found)
+    try:
+        document = read_document(path, found)
+    except ValueError as exc:  # YAML read an unquoted date that is not a calendar day (2026-02-30)
+        line, text = _bad_date(path)
+        found.add(line, f"{text or 'a date'} is not a calendar date ({exc}); write dates as YYYY-MM-DD")
+        return None, found.sorted()
     if document is None:
         return None, found.sorted()
     found.document = document
+    _dates_as_text(document.data)
     for duplicate in document.duplicate_keys:
         where = f"{schema.dotted(duplicate.path)}: " if duplicate.path else ""
         found.add(
@@ -100,6 +107,30 @@ def _load(directory: Path) -> tuple[RecoveryConfig | None, list[Problem]]:
     if found.problems:
         return None, found.sorted()
     return _build(data), []
+
+
+_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+
+
+def _bad_date(path: Path) -> tuple[int | None, str | None]:
+    """The line and text of the first date-shaped word that is not a calendar day."""
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        for match in _DATE.finditer(line.partition("#")[0]):
+            try:
+                date.fromisoformat(match.group())
+            except ValueError:
+                return number, match.group()
+    return None, None
+
+
+def _dates_as_text(data: Any) -> None:
+    """YAML reads an unquoted 2026-12-25 as a date: the blocked dates are checked as text."""
+    windows = data.get("contact_windows") if isinstance(data, dict) else None
+    entries = windows.get("blocked_dates") if isinstance(windows, dict) else None
+    for entry in entries if isinstance(entries, list) else ():
+        dates = entry.get("dates") if isinstance(entry, dict) else None
+        if isinstance(dates, list):
+            entry["dates"] = [d.isoformat() if isinstance(d, date) else d for d in dates]
 
 
 def _placeholders(text: str) -> Iterable[str]:
@@ -186,6 +217,7 @@ def _check(directory: Path, data: dict[str, Any], found: FileProblems) -> None:
                         found.at("contact_windows", "extra_rules", index, "days", day, s_index),
                         f"contact_windows.extra_rules[{index}].days.{day}[{s_index}]: {exc}",
                     )
+    _check_blocked_dates(data, found)
     dispositions = _codes(directory, "dispositions.yaml", "dispositions")
     if dispositions is not None:
         missing = [code for code in REQUIRED_DISPOSITIONS if code not in dispositions]
@@ -195,6 +227,23 @@ def _check(directory: Path, data: dict[str, Any], found: FileProblems) -> None:
                 f"dispositions.yaml has no {', '.join(missing)}: recovery writes each result to the "
                 "case/ticket with these codes",
             )
+
+
+def _check_blocked_dates(data: dict[str, Any], found: FileProblems) -> None:
+    """Each blocked date is a real calendar day, listed once per entry."""
+    for index, entry in enumerate((data.get("contact_windows") or {}).get("blocked_dates") or []):
+        seen: dict[date, int] = {}
+        for d_index, text in enumerate(entry["dates"]):
+            where = f"contact_windows.blocked_dates[{index}].dates[{d_index}]"
+            line = found.at("contact_windows", "blocked_dates", index, "dates", d_index)
+            try:
+                day = date.fromisoformat(text)
+            except ValueError:
+                found.add(line, f"{where}: {text!r} is not a calendar date (YYYY-MM-DD)")
+                continue
+            if day in seen:
+                found.add(line, f"{where}: {text} is listed twice (first at line {seen[day]})")
+            seen.setdefault(day, line)
 
 
 def _build(data: dict[str, Any]) -> RecoveryConfig:
@@ -226,6 +275,15 @@ def _build(data: dict[str, Any]) -> RecoveryConfig:
             purposes=frozenset(rule.get("purposes") or PURPOSES),
         )
         for rule in (data.get("contact_windows") or {}).get("extra_rules") or []
+    )
+    rules += tuple(
+        blocked_dates(
+            entry["jurisdiction"],
+            (date.fromisoformat(text) for text in entry["dates"]),
+            entry.get("citation", "recovery.yaml"),
+            purposes=frozenset(entry.get("purposes") or PURPOSES),
+        )
+        for entry in (data.get("contact_windows") or {}).get("blocked_dates") or []
     )
     policies = tuple(
         Policy(

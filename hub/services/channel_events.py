@@ -31,7 +31,7 @@ from sqlalchemy import Connection, Engine
 
 from hub.domain.consent import ConsentDecision
 from hub.domain.errors import ConfigError, HubError, Problem, ValidationFailed
-from hub.domain.identity import PHONE
+from hub.domain.identity import EMAIL, PHONE, normalize_email
 from hub.ports import Clock
 from hub.services.episode_events import (
     AGENT_REPLY,
@@ -42,6 +42,7 @@ from hub.services.episode_events import (
     apply_episode_event,
 )
 from hub.services.identity import normalize_phone
+from hub.services.recovery.delivery import is_delivery_status, record_delivery
 from hub.services.validation import OutcomeValidator
 from hub.settings import PREFIX, Settings
 from hub.store import consent, inbox
@@ -57,6 +58,7 @@ SUNSHINE = sunshine.SOURCE.name
 SALESFORCE_OUTBOUND = salesforce_outbound.SOURCE.name
 
 DEFAULT_INTENT = "general_inquiry"
+CRM_FLAG_SOURCE = "crm:salesforce"  # a CRM do-not-contact flag in the consent ledger (hub.domain.consent)
 ZENDESK_STATUSES = frozenset({"new", "open", "pending", "hold", "solved", "closed"})
 # Zendesk's via.channel for a customer's comment -> the hub's channel names.
 _ZENDESK_CHANNELS = {
@@ -292,16 +294,30 @@ class ChannelEvents:
 
     def _sms(self, connection: Connection, message: twilio_sms.InboundSms, at: datetime) -> Handled:
         if message.status_callback:
-            return Handled(
-                deliveries.IGNORED,
-                f"a delivery-status callback ({message.status_callback}), not an inbound message",
-            )
+            return self._sms_status(connection, message, at)
         if message.keyword_kind == twilio_sms.HELP:
             return Handled(deliveries.PROCESSED, f"{message.keyword}: help keyword; consent unchanged")
         if message.keyword_kind in (twilio_sms.OPT_OUT, twilio_sms.OPT_IN):
             return self._consent(connection, message, at)
         intent = self._default_intent("TWILIO_DEFAULT_INTENT", self.settings.twilio_default_intent)
         return self._to_inbox(connection, self._sms_outcome(message, at), intent, at)
+
+    def _sms_status(self, connection: Connection, message: twilio_sms.InboundSms, at: datetime) -> Handled:
+        """A delivery-status callback of a text (``hub.services.recovery.delivery``)."""
+        status = message.status_callback or ""
+        if not is_delivery_status(status):
+            return Handled(deliveries.IGNORED, f"MessageStatus {status!r} is not a delivery status")
+        phone, channel = self._sms_phone(message.recipient) if message.recipient else (None, "sms")
+        recorded = record_delivery(
+            connection,
+            message_sid=message.message_sid,
+            status=status,
+            error_code=message.error_code,
+            phone=phone if channel == "sms" else None,
+            at=at,
+            now=self.clock.now(),
+        )
+        return Handled(deliveries.PROCESSED if recorded.matched else deliveries.UNMATCHED, recorded.detail)
 
     def _default_intent(self, setting: str, intent: str) -> str:
         if intent not in self.validator.catalog.intents:
@@ -502,6 +518,8 @@ class ChannelEvents:
     def _salesforce(
         self, connection: Connection, note: salesforce_outbound.Notification, at: datetime
     ) -> Handled:
+        if note.is_person:
+            return self._crm_flags(connection, note, at)
         if not note.is_case:
             return Handled(deliveries.IGNORED, f"{note.sobject_type} notifications do not move an episode")
         if note.is_closed is None:
@@ -523,3 +541,58 @@ class ChannelEvents:
         return Handled(
             deliveries.PROCESSED, f"episode {episode_id}: Case {note.record_id} is {status}{shown}"
         )
+
+    def _crm_flags(
+        self, connection: Connection, note: salesforce_outbound.Notification, at: datetime
+    ) -> Handled:
+        """A Contact's (Lead's, Person Account's) ``DoNotCall`` / ``HasOptedOutOfEmail`` into the consent
+        ledger, once per notification: a set flag blocks the channel for each of the record's addresses,
+        a cleared one lifts that block only (never consent; ``hub.domain.consent``). Dated by the
+        record's LastModifiedDate when the message carries it, so a late redelivery of an older state
+        does not win over a newer one."""
+        flags = note.consent_flags()
+        where = f"{note.sobject_type} {note.record_id}"
+        if not flags:
+            return Handled(
+                deliveries.IGNORED,
+                f"{where}: no do-not-contact flag with an address; add DoNotCall / HasOptedOutOfEmail "
+                "and Phone / MobilePhone / Email to the outbound message's fields",
+            )
+        decided_at = note.last_modified_at or at
+        said: list[str] = []
+        for flag in flags:
+            addresses = self._flag_addresses(flag)
+            for kind, address in addresses:
+                consent.record_consent(
+                    connection,
+                    ConsentDecision(
+                        channel=flag.channel,
+                        address=address,
+                        granted=not flag.set,
+                        decided_at=decided_at,
+                        source=CRM_FLAG_SOURCE,
+                        evidence=f"outbound message {note.notification_id}: {where} "
+                        f"{flag.field}={'true' if flag.set else 'false'}",
+                    ),
+                    now=self.clock.now(),
+                    customer_key=deliveries.customer_with(connection, kind, address),
+                    source_ref=f"sfom:{note.notification_id}:{flag.channel}:{address}"[:300],
+                )
+            state = "blocked" if flag.set else "block lifted"
+            said.append(f"{flag.channel} {state} by {flag.field} for {len(addresses)} address(es)")
+        return Handled(deliveries.PROCESSED, f"{where}: " + "; ".join(said))
+
+    def _flag_addresses(self, flag: salesforce_outbound.ConsentFlag) -> list[tuple[str, str]]:
+        """(identifier kind, normalized address) of each address a flag covers; unparseable ones are
+        skipped (the ledger is keyed by E.164 phones and case-folded emails)."""
+        found: list[tuple[str, str]] = []
+        for raw in flag.addresses:
+            if flag.channel == "email":
+                identifier = normalize_email(raw)
+                if identifier.valid:
+                    found.append((EMAIL, identifier.value))
+            else:
+                identifier = normalize_phone(raw, self.default_region)
+                if identifier.kind == PHONE:
+                    found.append((PHONE, identifier.value))
+        return list(dict.fromkeys(found))

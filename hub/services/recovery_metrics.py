@@ -6,11 +6,19 @@
     rescheduled                attempts moved to the next allowed instant (the window), counted once
                                per move
     touches                    attempts made (sent, or failed after possibly reaching the customer)
-    connect_rate               recovered / touched plans: a plan is recovered when, after its first
+    connect_rate               connected touches / touches. A text whose final delivery status
+                               Twilio reported (status callbacks) connected when it was delivered
+                               (or read), and did not when it was undelivered, failed or canceled.
+                               Any other touch (a text with no final status: no callback configured
+                               or none yet; a callback or email task, whose live right-party connect
+                               is the agent's disposition in the CRM, which the hub does not read
+                               back) connected when its plan was recovered after it: the measurable
+                               proxy. ``connect_basis`` counts the touches judged each way.
+    sms_delivery               touched texts by final delivery status (delivered, not_delivered,
+                               unknown) and ``rate`` = delivered / (delivered + not_delivered)
+    recovery_rate              recovered / touched plans: a plan is recovered when, after its first
                                touch, the customer came back on their own (any channel) or the issue
-                               was resolved. A call's live right-party connect is the agent's
-                               disposition in the CRM, which the hub does not read back: this is the
-                               measurable proxy.
+                               was resolved (this was ``connect_rate`` before delivery statuses)
     touches_per_resolution     touches of recovered plans / recovered plans
     opt_out_rate_per_touch     touches followed within ``opt_out_days`` by a revocation of consent for
                                that channel and address (any source: STOP, events, the provider)
@@ -21,19 +29,62 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, select, true
+from sqlalchemy import Connection, Engine, and_, func, select, true
 
-from hub.store.recovery_tables import recovery_attempts, recovery_audit, recovery_plans
+from hub.domain.recovery import SMS
+from hub.services.recovery.delivery import DELIVERED, NOT_DELIVERED
+from hub.store.recovery_tables import recovery_attempts, recovery_audit, recovery_plans, recovery_sms_status
 from hub.store.tables import consent_ledger
 
 RECOVERED = ("customer_came_back", "resolved")
+FINAL_STATUSES = (*DELIVERED, *NOT_DELIVERED)
 
 
 def _ratio(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
+
+
+@dataclass
+class _Connects:
+    connected: int = 0
+    by_status: int = 0  # touches judged by a text's final delivery status
+    by_proxy: int = 0  # touches judged by their plan's recovery
+    delivered: int = 0
+    not_delivered: int = 0
+    unknown: int = 0
+
+
+def _connects(connection: Connection, touched: Any) -> _Connects:
+    """Each touch, connected or not (see ``connect_rate`` in the module docstring)."""
+    a, p, d = recovery_attempts.c, recovery_plans.c, recovery_sms_status.c
+    rows = connection.execute(
+        select(a.action, a.touched_at, d.status, p.close_reason, p.closed_at)
+        .select_from(
+            recovery_attempts.join(recovery_plans, p.id == a.plan_id).outerjoin(
+                recovery_sms_status, d.message_sid == a.provider_id
+            )
+        )
+        .where(touched)
+    ).all()
+    found = _Connects()
+    for row in rows:
+        final = row.status if row.action == SMS and row.status in FINAL_STATUSES else None
+        if row.action == SMS:
+            found.delivered += final in DELIVERED
+            found.not_delivered += final in NOT_DELIVERED
+            found.unknown += final is None
+        if final is not None:
+            found.by_status += 1
+            found.connected += final in DELIVERED
+            continue
+        found.by_proxy += 1
+        recovered = row.close_reason in RECOVERED and row.closed_at is not None
+        found.connected += recovered and row.closed_at > row.touched_at
+    return found
 
 
 def recovery_metrics(
@@ -80,6 +131,8 @@ def recovery_metrics(
             .where(and_(p.close_reason.in_(RECOVERED), p.closed_at > first_touch.c.first))
         ).one()
 
+        connects = _connects(connection, touched)
+
         window = timedelta(days=opt_out_days)
         revocations = connection.execute(
             select(a.id, a.channel, a.touched_at, consent_ledger.c.decided_at)
@@ -108,7 +161,15 @@ def recovery_metrics(
         "attempts": {"by_result": by_result, "by_action": by_action, "touches": touches},
         "blocked": {"by_reason": blocked, "rescheduled": rescheduled},
         "plans": {"touched": touched_plans, "recovered": recovered_plans},
-        "connect_rate": _ratio(recovered_plans, touched_plans),
+        "connect_rate": _ratio(connects.connected, touches),
+        "connect_basis": {"delivery_status": connects.by_status, "recovered_plan": connects.by_proxy},
+        "sms_delivery": {
+            "delivered": connects.delivered,
+            "not_delivered": connects.not_delivered,
+            "unknown": connects.unknown,
+            "rate": _ratio(connects.delivered, connects.delivered + connects.not_delivered),
+        },
+        "recovery_rate": _ratio(recovered_plans, touched_plans),
         "touches_per_resolution": _ratio(recovered_touches, recovered_plans),
         "opt_out_rate_per_touch": {
             "all": _ratio(opt_outs, touches),

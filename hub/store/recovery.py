@@ -18,13 +18,14 @@ from sqlalchemy import Connection, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from hub.domain.consent import ConsentDecision, standing
+from hub.domain.consent import CRM_SOURCE_PREFIX, ConsentDecision, latest, standing
 from hub.store.recovery_tables import (
     recovery_attempts,
     recovery_audit,
     recovery_customers,
     recovery_episodes,
     recovery_plans,
+    recovery_sms_status,
     recovery_writebacks,
 )
 from hub.store.sql import insert_ignoring_conflicts
@@ -241,6 +242,29 @@ def standing_consents(
     return {pair: standing(decisions.get(pair, ())) for pair in wanted}
 
 
+def latest_crm_flags(
+    connection: Connection, pairs: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], ConsentDecision | None]:
+    """The latest CRM flag decision (source ``crm:...``) for each (channel, address), or None."""
+    wanted = set(pairs)
+    if not wanted:
+        return {}
+    rows = connection.execute(
+        select(consent_ledger).where(
+            and_(
+                consent_ledger.c.address.in_(sorted({address for _, address in wanted})),
+                consent_ledger.c.source.like(f"{CRM_SOURCE_PREFIX}%"),
+            )
+        )
+    ).all()
+    found: dict[tuple[str, str], list[ConsentDecision]] = {}
+    for r in rows:
+        if (r.channel, r.address) in wanted:
+            decision = ConsentDecision(r.channel, r.address, r.granted, r.decided_at, r.source, r.evidence)
+            found.setdefault((r.channel, r.address), []).append(decision)
+    return {pair: latest(found.get(pair, ())) for pair in wanted}
+
+
 def touches_by(
     connection: Connection, column: str, keys: Iterable[str], since: datetime | None = None
 ) -> dict[str, list[tuple[int, datetime]]]:
@@ -307,6 +331,21 @@ def claim_due(
         select(recovery_attempts).where(table.id.in_(ids)).order_by(table.due_at, table.id)
     )
     return [_attempt(row) for row in rows.all()]
+
+
+def still_claimed(connection: Connection, attempt_ids: Sequence[int], owner: str) -> list[Attempt]:
+    """The attempts among ``attempt_ids`` that ``owner``'s claim still holds (locked on PostgreSQL)."""
+    if not attempt_ids:
+        return []
+    table = recovery_attempts.c
+    query = (
+        select(recovery_attempts)
+        .where(and_(table.id.in_(list(attempt_ids)), table.status == "claimed", table.lease_owner == owner))
+        .order_by(table.due_at, table.id)
+    )
+    if connection.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return [_attempt(row) for row in connection.execute(query).all()]
 
 
 def lock_customers(connection: Connection, customer_keys: Iterable[str]) -> None:
@@ -396,6 +435,55 @@ def attempts_of_plan(connection: Connection, plan_id: int) -> list[Attempt]:
         .order_by(recovery_attempts.c.step)
     )
     return [_attempt(row) for row in rows.all()]
+
+
+def attempt_by_provider(connection: Connection, provider_id: str) -> Attempt | None:
+    """The attempt whose provider message id (Twilio MessageSid) this is, if any."""
+    row = connection.execute(
+        select(recovery_attempts).where(recovery_attempts.c.provider_id == provider_id)
+    ).first()
+    return _attempt(row) if row is not None else None
+
+
+# --- delivery statuses of texts -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SmsStatus:
+    message_sid: str
+    status: str
+    rank: int
+    error_code: str | None
+    updated_at: datetime
+
+
+def record_sms_status(
+    connection: Connection, message_sid: str, status: str, rank: int, error_code: str | None, *, at: datetime
+) -> bool:
+    """Keep ``status`` for the message when it moves it forward (a higher ``rank``); True when kept.
+
+    Redeliveries and statuses that arrive out of order (a "sent" after "delivered") change nothing.
+    """
+    table = recovery_sms_status.c
+    values = {"status": status, "rank": rank, "error_code": error_code, "updated_at": at}
+    row = {"message_sid": message_sid, "first_at": at, **values}
+    if insert_ignoring_conflicts(connection, recovery_sms_status, row, ["message_sid"]) == 1:
+        return True
+    result = connection.execute(
+        update(recovery_sms_status)
+        .where(and_(table.message_sid == message_sid, table.rank < rank))
+        .values(**values)
+    )
+    return (result.rowcount or 0) == 1
+
+
+def sms_status(connection: Connection, message_sid: str) -> SmsStatus | None:
+    row = connection.execute(
+        select(recovery_sms_status).where(recovery_sms_status.c.message_sid == message_sid)
+    ).first()
+    if row is None:
+        return None
+    return SmsStatus(row.message_sid, row.status, row.rank, row.error_code, row.updated_at)
 
 
 def all_attempts(connection: Connection) -> list[dict[str, Any]]:

@@ -1,5 +1,7 @@
 """The recovery area's tables: what started each recovery, each attempt, the trail, and the CRM notes.
 
+``recovery_sms_status`` holds Twilio's delivery status of each text (status callbacks).
+
 ``recovery_plans`` holds one row per recovery-eligible outcome (failed, abandoned, no response),
 written by the link worker in the transaction that records the link: the truth a plan is derived
 from, so a plan is never lost. ``status`` recorded -> active (the policy's steps are snapshotted in
@@ -118,6 +120,22 @@ recovery_attempts = Table(
     Index("ix_recovery_attempts_episode", "episode_id", "status"),
     Index("ix_recovery_attempts_touches", "customer_key", "touched_at"),
     Index("ix_recovery_attempts_plan", "plan_id", "step"),
+    Index("ix_recovery_attempts_provider", "provider_id"),  # a delivery status finds its attempt
+)
+
+recovery_sms_status = Table(
+    "recovery_sms_status",
+    metadata,
+    # Twilio's delivery status of each text, by its MessageSid (an attempt's ``provider_id``): kept by
+    # message, not by attempt, because a status callback can arrive before the tick that sent the text
+    # has recorded its MessageSid. Statuses only move forward (``rank``): a late "sent" never
+    # overwrites "delivered".
+    Column("message_sid", String(64), primary_key=True),
+    Column("status", String(20), nullable=False),  # queued | sending | sent | delivered | undelivered | ...
+    Column("rank", Integer, nullable=False),
+    Column("error_code", String(10)),  # Twilio's ErrorCode (e.g. 30003, 21610)
+    Column("first_at", UTCDateTime(), nullable=False),  # the first callback
+    Column("updated_at", UTCDateTime(), nullable=False),  # when the status in force arrived
 )
 
 recovery_customers = Table(

@@ -361,7 +361,7 @@ def test_guards_are_recorded_when_planned_and_decided_when_claimed(harness):
     [scheduled] = [t for t in harness.trail() if t["event"] == "scheduled"]
     assert scheduled["reason"] == "no_consent" and '"guard": "consent"' in scheduled["guards"]
     harness.advance(hours=1)
-    harness.consent("voice", NY_PHONE, True, source="crm:import")  # given meanwhile, not by a contact
+    harness.consent("voice", NY_PHONE, True, source="agent:import")  # given meanwhile, not by a contact
     harness.advance(hours=1)
     harness.tick()
     assert statuses(harness) == [("callback", "sent", None)]

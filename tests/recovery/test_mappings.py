@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -154,3 +154,66 @@ def test_the_migration_creates_exactly_the_tables_the_metadata_describes(engine)
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), metadata)
     assert [d for d in differences if "recovery" in repr(d)] == []
+
+
+def with_blocked_dates(block: str) -> str:
+    text = (MAPPINGS / "recovery.yaml").read_text()
+    assert "  blocked_dates: []\n" in text
+    return text.replace("  blocked_dates: []\n", "  blocked_dates:\n" + block)
+
+
+def line_of(path, needle):
+    return next(n for n, line in enumerate(open(path).read().splitlines(), 1) if needle in line)
+
+
+def test_blocked_dates_become_rules_quoted_or_not(broken):
+    write(
+        broken,
+        with_blocked_dates(
+            "    - jurisdiction: US-AL\n      citation: counsel 2026-11\n"
+            '      dates: ["2026-12-25", 2027-01-01]\n'
+        ),
+    )
+    config = load_recovery_config(broken)
+    rule = config.windows[-1]
+    assert (rule.jurisdiction, rule.citation, rule.verified) == ("US-AL", "counsel 2026-11", False)
+    assert sorted(rule.closed_dates) == [date(2026, 12, 25), date(2027, 1, 1)]
+    assert rule.describe() == "US-AL no contact on 2026-12-25, 2027-01-01"
+
+
+def test_a_blocked_date_that_is_no_calendar_day_is_named_by_line(broken):
+    path = write(
+        broken,
+        with_blocked_dates(
+            '    - jurisdiction: US-LA\n      dates:\n        - "2026-12-25"\n        - "2026-02-30"\n'
+            '        - "2026-12-25"\n'
+        ),
+    )
+    problems = [(p.path, p.message) for p in recovery_problems(broken)]
+    first = line_of(path, '- "2026-12-25"')
+    assert problems == [
+        (
+            f"{path}:{first + 1}",
+            "contact_windows.blocked_dates[0].dates[1]: '2026-02-30' is not a calendar date (YYYY-MM-DD)",
+        ),
+        (
+            f"{path}:{first + 2}",
+            f"contact_windows.blocked_dates[0].dates[2]: 2026-12-25 is listed twice (first at line {first})",
+        ),
+    ]
+
+
+def test_an_unquoted_impossible_date_is_named_by_line_too(broken):
+    path = write(broken, with_blocked_dates("    - jurisdiction: US-MS\n      dates: [2026-02-30]\n"))
+    [problem] = recovery_problems(broken)
+    assert problem.path == f"{path}:{line_of(path, '2026-02-30')}"
+    assert problem.message.startswith("2026-02-30 is not a calendar date")
+
+
+def test_a_blocked_date_in_another_shape_is_a_schema_problem(broken):
+    path = write(broken, with_blocked_dates('    - jurisdiction: Alabama\n      dates: ["25/12/2026"]\n'))
+    problems = [(p.path, p.message) for p in recovery_problems(broken)]
+    assert [p for p, _ in problems] == [
+        f"{path}:{line_of(path, 'Alabama')}",
+        f"{path}:{line_of(path, '25/12')}",
+    ]

@@ -81,3 +81,17 @@ def test_an_email_step_is_a_task_for_an_agent(harness):
     task = harness.crm.cases[attempt["key"]]
     assert task["fields"]["subject"] == "Recovery: Email Jo about Billing question"
     assert task["fields"]["type"] == "task"
+
+
+def test_twilio_is_asked_for_delivery_statuses_at_the_public_url(sqlite_engine, clock):
+    def sender(**environment):
+        return RecoveryService.for_hub(hub_with(sqlite_engine, clock, **TWILIO, **environment)).sender
+
+    public = sender(CTIHUB_PUBLIC_URL="https://hub.example.com/")
+    assert public.settings.status_callback_url == "https://hub.example.com/webhooks/twilio/sms"
+    explicit = sender(
+        CTIHUB_PUBLIC_URL="https://hub.example.com",
+        CTIHUB_TWILIO_STATUS_CALLBACK_URL="https://edge.example.com/twilio-status",
+    )
+    assert explicit.settings.status_callback_url == "https://edge.example.com/twilio-status"
+    assert sender().settings.status_callback_url is None  # no public URL: no StatusCallback is sent

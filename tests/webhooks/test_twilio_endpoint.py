@@ -195,11 +195,12 @@ def test_a_signed_form_without_a_message_sid_is_400(twilio, hub):
     assert deliveries(hub.engine) == []
 
 
-def test_a_status_callback_sent_here_is_stored_and_ignored(twilio, hub):
+def test_a_status_callback_of_a_text_the_hub_did_not_send_is_stored_as_unmatched(twilio, hub):
     params = [("MessageSid", "SM" + "e" * 32), ("MessageStatus", "delivered"), ("To", CUSTOMER_PHONE)]
     assert_twiml(twilio.post(params))
     [delivery] = deliveries(hub.engine)
-    assert (delivery.kind, delivery.status) == ("status:delivered", "ignored")
+    assert (delivery.kind, delivery.status) == ("status:delivered", "unmatched")
+    assert "no recovery attempt" in delivery.detail
 
 
 def test_the_stored_delivery_keeps_the_raw_body_and_the_provider_headers(twilio, hub):

@@ -1,0 +1,155 @@
+"""The CRM's own do-not-contact flags, read just before a callback/email attempt is claimed.
+
+A CRM that can say so (``hub.ports.CrmConsentSource``: Salesforce ``DoNotCall`` and
+``HasOptedOutOfEmail``, the sandbox org too) is asked, outside any transaction, for every claimed
+attempt of a channel it has flags for (``voice``, ``email``); what it said goes into the consent
+ledger (source ``crm:<crm>``) in the transaction that then evaluates the guards, which read the ledger
+as they always do. A set flag blocks the channel; a cleared one only lifts that block (it is never
+consent: see ``hub.domain.consent``). A row is written only when the flag differs from the last one
+seen, so the ledger records changes, not reads.
+
+A read that fails (the CRM down, the quota spent, a field the integration user cannot see) means the
+ledger may be stale: the attempt is not made, but rescheduled with backoff (``crm_unavailable``,
+visible in its guards, its trail and the CRM note). SMS has no CRM flag here: Twilio's STOP and
+error 21610 are its opt-outs.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection
+
+from hub.domain.consent import ConsentDecision
+from hub.domain.errors import CrmError
+from hub.domain.recovery import CrmFlagsRead
+from hub.domain.retry import retry_delay
+from hub.ports import CrmConsentSource, CrmOptOuts, CustomerProfile
+from hub.store import consent as consent_store
+from hub.store import recovery as store
+
+from .crm_values import CrmValues
+from .keys import utc_text
+
+log = logging.getLogger(__name__)
+
+CRM_UNAVAILABLE = "crm_unavailable"  # the guard's reason when the read failed
+CHANNELS = ("voice", "email")  # the consent channels whose CRM flags are read
+FLAG_NAMES = {"voice": "DoNotCall", "email": "HasOptedOutOfEmail"}  # for the evidence text
+BACKOFF_BASE_SECONDS = 60.0
+BACKOFF_CAP_SECONDS = 3600.0
+
+
+def consent_source(crm: object) -> CrmConsentSource | None:
+    """The CRM itself when its adapter can read do-not-contact flags, else None (Zendesk: no standard
+    field; nothing is read and the ledger alone decides)."""
+    return crm if crm is not None and callable(getattr(crm, "opt_outs", None)) else None  # type: ignore[return-value]
+
+
+def _profile_key(profile: CustomerProfile) -> tuple[object, ...]:
+    return (profile.key, profile.phone, profile.email, tuple(sorted(profile.external_ids.items())))
+
+
+def _failure(exc: CrmError) -> str:
+    """The failure without the CRM's message: Salesforce repeats the query (the customer's phone or
+    email) in it, and this text reaches logs and the case."""
+    parts = [exc.crm, *([str(exc.status)] if exc.status else []), *([exc.crm_code] if exc.crm_code else [])]
+    return f"{' '.join(parts)} ({exc.code})"
+
+
+@dataclass
+class CrmFlags:
+    """Reads the flags for a claimed batch, then records them; one read per customer profile."""
+
+    source: CrmConsentSource
+    rng: random.Random
+
+    @staticmethod
+    def wanted(attempts: Sequence[store.Attempt]) -> bool:
+        return any(a.channel in CHANNELS and a.address for a in attempts)
+
+    def read(
+        self, attempts: Sequence[store.Attempt], plans: Mapping[int, store.Plan]
+    ) -> dict[int, CrmOptOuts | CrmError]:
+        """Outside any transaction: for each attempt that needs it, what the CRM said (or its error)."""
+        answers: dict[tuple[object, ...], CrmOptOuts | CrmError] = {}
+        found: dict[int, CrmOptOuts | CrmError] = {}
+        for attempt in attempts:
+            if attempt.channel not in CHANNELS or not attempt.address:
+                continue
+            profile = CrmValues.profile(plans[attempt.plan_id])
+            key = _profile_key(profile)
+            if key not in answers:
+                try:
+                    answers[key] = self.source.opt_outs(profile)
+                except CrmError as exc:
+                    log.warning(
+                        "recovery: the CRM's do-not-contact flags could not be read (%s); the attempt waits",
+                        _failure(exc),
+                    )
+                    answers[key] = exc
+            found[attempt.id] = answers[key]
+        return found
+
+    def record(
+        self,
+        connection: Connection,
+        attempts: Sequence[store.Attempt],
+        reads: Mapping[int, CrmOptOuts | CrmError],
+        now: datetime,
+    ) -> dict[int, CrmFlagsRead]:
+        """In the claim's transaction: each changed flag into the ledger; the guards' fact per attempt."""
+        wanted = [a for a in attempts if a.id in reads and a.address]
+        last = store.latest_crm_flags(connection, ((a.channel, a.address or "") for a in wanted))
+        facts: dict[int, CrmFlagsRead] = {}
+        for attempt in wanted:
+            read = reads[attempt.id]
+            if isinstance(read, CrmError):
+                delay = retry_delay(
+                    attempt.reschedules + 1,
+                    retry_after=read.retry_after,
+                    base=BACKOFF_BASE_SECONDS,
+                    cap=BACKOFF_CAP_SECONDS,
+                    rng=self.rng,
+                )
+                retry_at = now + timedelta(seconds=delay)
+                detail = f"the CRM's do-not-contact flags could not be read: {_failure(read)}"
+                facts[attempt.id] = CrmFlagsRead(False, f"{detail}; again at {utc_text(retry_at)}", retry_at)
+                continue
+            facts[attempt.id] = self._note_flag(connection, attempt, read, last, now)
+        return facts
+
+    def _note_flag(
+        self,
+        connection: Connection,
+        attempt: store.Attempt,
+        read: CrmOptOuts,
+        last: dict[tuple[str, str], ConsentDecision | None],
+        now: datetime,
+    ) -> CrmFlagsRead:
+        channel, address = attempt.channel, attempt.address or ""
+        name = FLAG_NAMES.get(channel, f"{channel} flag")
+        flag = read.flags.get(channel)
+        count = f"{len(read.records)} record(s)"
+        if flag is None:
+            return CrmFlagsRead(True, f"{read.source} read {utc_text(now)}: no {channel} flag ({count})")
+        detail = f"{read.source} read {utc_text(now)}: {name} {'set' if flag else 'not set'} ({count})"
+        previous = last.get((channel, address))
+        if (previous is None and not flag) or (previous is not None and previous.granted == (not flag)):
+            return CrmFlagsRead(True, detail)
+        decision = ConsentDecision(
+            channel,
+            address,
+            not flag,
+            now,
+            read.source,
+            f"{name}={'true' if flag else 'false'} on {', '.join(read.records) or 'no record'}, "
+            f"read before recovery attempt {attempt.key}",
+        )
+        consent_store.record_consent(connection, decision, now=now, customer_key=attempt.customer_key)
+        last[(channel, address)] = decision
+        return CrmFlagsRead(True, detail + (" (recorded in the consent ledger)"))

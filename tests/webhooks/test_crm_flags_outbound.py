@@ -1,0 +1,136 @@
+"""Salesforce outbound messages about Contacts, Leads and Person Accounts: their do-not-contact flags go
+to the consent ledger, once per notification, as blocks (never as consent). SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from hub.store import consent
+from hub.store.tables import consent_ledger
+from tests.webhooks.conftest import deliveries
+from tests.webhooks.test_salesforce_endpoint import ACK, envelope, post
+from webhooks import salesforce_outbound
+
+CONTACT = "0035g00000QrStUAAV"
+
+
+@pytest.fixture
+def crm_name() -> str:
+    return "salesforce"
+
+
+def person(
+    notification_id: str,
+    fields: dict[str, str],
+    *,
+    sobject: str = "Contact",
+    record_id: str = CONTACT,
+    modified: str | None = "2026-11-23T14:58:00.000Z",
+) -> str:
+    written = "".join(f"<sf:{name}>{value}</sf:{name}>" for name, value in fields.items())
+    stamp = f"<sf:LastModifiedDate>{modified}</sf:LastModifiedDate>" if modified else ""
+    return f"""
+   <Notification>
+    <Id>{notification_id}</Id>
+    <sObject xsi:type="sf:{sobject}" xmlns:sf="urn:sobject.enterprise.soap.sforce.com">
+     <sf:Id>{record_id}</sf:Id>{written}{stamp}
+    </sObject>
+   </Notification>"""
+
+
+def ledger(hub) -> list[tuple]:
+    with hub.engine.connect() as connection:
+        rows = connection.execute(select(consent_ledger).order_by(consent_ledger.c.id)).all()
+    return [(r.channel, r.address, r.granted, r.source) for r in rows]
+
+
+def standing(hub, channel: str, address: str):
+    with hub.engine.connect() as connection:
+        return consent.standing_consent(connection, channel, address)
+
+
+def test_do_not_call_blocks_every_phone_of_the_contact_once(client, hub):
+    fields = {"Phone": "(415) 555-0100", "MobilePhone": "+1 415 555 0199", "DoNotCall": "true"}
+    body = envelope(person("04l5g00000Aaaa1AAA", fields))
+    for _ in range(2):  # Salesforce redelivers until acknowledged
+        response = post(client, body)
+        assert response.status_code == 200 and response.data == ACK
+    assert ledger(hub) == [
+        ("voice", "+14155550100", False, "crm:salesforce"),
+        ("voice", "+14155550199", False, "crm:salesforce"),
+    ]
+    [delivery] = deliveries(hub.engine)
+    assert (delivery.kind, delivery.status) == ("Contact", "processed")
+    assert delivery.detail == f"Contact {CONTACT}: voice blocked by DoNotCall for 2 address(es)"
+    assert "415" not in delivery.detail
+
+
+def test_a_cleared_flag_lifts_the_block_but_is_no_consent(client, hub):
+    fields = {"Email": "Jo@Example.com", "HasOptedOutOfEmail": "true"}
+    post(client, envelope(person("04l5g00000Aaaa1AAA", fields)))
+    assert standing(hub, "email", "jo@example.com").granted is False
+    cleared = {**fields, "HasOptedOutOfEmail": "false"}
+    post(client, envelope(person("04l5g00000Aaaa2AAA", cleared, modified="2026-11-23T15:30:00.000Z")))
+    assert standing(hub, "email", "jo@example.com") is None  # unblocked, and still nobody said yes
+    assert [r[2] for r in ledger(hub)] == [False, True]
+
+
+def test_an_older_state_delivered_late_does_not_win(client, hub):
+    newer = {"Phone": "+14155550100", "DoNotCall": "false"}
+    older = {"Phone": "+14155550100", "DoNotCall": "true"}
+    post(client, envelope(person("04l5g00000Aaaa2AAA", newer, modified="2026-11-23T15:30:00.000Z")))
+    post(client, envelope(person("04l5g00000Aaaa1AAA", older, modified="2026-11-23T14:00:00.000Z")))
+    assert standing(hub, "voice", "+14155550100") is None  # the later "cleared" stands
+
+
+def test_leads_and_person_accounts_carry_the_same_flags(client, hub):
+    lead = person("04l5g00000Aaaa1AAA", {"Phone": "+14155550101", "DoNotCall": "true"}, sobject="Lead")
+    account = person(
+        "04l5g00000Aaaa2AAA",
+        {"PersonMobilePhone": "+14155550102", "PersonEmail": "p@example.com", "PersonDoNotCall": "true",
+         "PersonHasOptedOutOfEmail": "false"},
+        sobject="Account",
+        record_id="0015g00000Person1AA",
+    )  # fmt: skip
+    post(client, envelope(lead, account))
+    assert sorted(ledger(hub)) == [
+        ("email", "p@example.com", True, "crm:salesforce"),
+        ("voice", "+14155550101", False, "crm:salesforce"),
+        ("voice", "+14155550102", False, "crm:salesforce"),
+    ]
+
+
+def test_a_message_without_flags_or_addresses_changes_nothing_and_says_what_to_add(client, hub):
+    post(client, envelope(person("04l5g00000Aaaa1AAA", {"Phone": "+14155550100"})))
+    post(client, envelope(person("04l5g00000Aaaa2AAA", {"DoNotCall": "true"})))
+    assert ledger(hub) == []
+    details = [d.detail for d in deliveries(hub.engine)]
+    assert all(d.endswith("add DoNotCall / HasOptedOutOfEmail and Phone / MobilePhone / Email to the "
+                          "outbound message's fields") for d in details)  # fmt: skip
+    assert {d.status for d in deliveries(hub.engine)} == {"ignored"}
+
+
+def test_an_unparseable_phone_is_skipped_and_the_rest_recorded(client, hub):
+    fields = {"Phone": "ask reception", "MobilePhone": "+14155550100", "DoNotCall": "true"}
+    post(client, envelope(person("04l5g00000Aaaa1AAA", fields)))
+    assert ledger(hub) == [("voice", "+14155550100", False, "crm:salesforce")]
+
+
+def test_the_flags_of_a_notification():
+    message = salesforce_outbound.parse_message(
+        envelope(
+            person(
+                "04l5g00000Aaaa1AAA",
+                {"Phone": "1", "DoNotCall": "false", "PersonDoNotCall": "true", "PersonHomePhone": "2"},
+                sobject="Account",
+            )
+        )
+    )
+    [flag] = message.notifications[0].consent_flags()
+    assert (flag.channel, flag.field, flag.set, flag.addresses) == (
+        "voice",
+        "PersonDoNotCall",
+        True,
+        ("1", "2"),
+    )
