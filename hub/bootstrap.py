@@ -96,6 +96,8 @@ class Hub:
             clock=self.clock,
             lease=timedelta(seconds=self.settings.worker_lease_seconds),
             max_attempts=self.settings.worker_max_attempts,
+            batch_size=self.settings.link_batch_size,
+            batch_window=self.settings.link_batch_window_seconds if self.linker.batches else 0.0,
         )
 
     def scheduled_ticks(self) -> dict[str, Callable[[], object]]:
@@ -108,7 +110,7 @@ class Hub:
             "retry_failed_webhooks": ChannelEvents.for_hub(self).retry_failed,
         }
         if self.sla is not None:
-            ticks["sla_clocks"] = self.sla.tick  # warnings and breaches, each acted on once
+            ticks["sla_clocks"] = self.sla.tick  # warnings, breaches, cases' SLA fields: each written once
         if (recovery := RecoveryService.for_hub(self)) is not None:  # with mappings/recovery.yaml
             ticks["recovery"] = recovery.tick  # claims due attempts (SKIP LOCKED + lease), guards, acts
         return ticks

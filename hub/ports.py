@@ -112,6 +112,36 @@ class CRM(Protocol):
         """Append an activity to an existing case/ticket and update its mapped fields."""
         ...
 
+    def update_case(self, case_id: str, fields: Mapping[str, Any], *, key: str) -> None:
+        """Set mapped fields on an existing case/ticket, without an activity (the SLA due/status).
+
+        Idempotent by nature (it sets values); ``key`` names the change for logs and tracing.
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class BatchWrite:
+    """One outcome's write inside a batch: create ``case`` with its first activity, or append the
+    activity to ``case_id``. ``retrying`` as for the single calls."""
+
+    activity: ActivityWrite
+    case: CaseWrite | None = None
+    case_id: str | None = None
+    retrying: bool = False
+
+
+class BatchingCRM(CRM, Protocol):
+    """A CRM that writes many outcomes in a few round trips (Salesforce sObject Collections inside
+    one Composite; Zendesk create_many/update_many jobs).
+
+    ``write_batch`` answers one entry per write, in order: its ``LinkResult``, or the ``CrmError``
+    that failed that record alone. A failure of the whole batch (quota, auth, the network) raises.
+    """
+
+    def write_batch(self, writes: Sequence[BatchWrite]) -> list[LinkResult | Exception]:
+        ...
+
 
 @dataclass(frozen=True)
 class AdapterConfig:
@@ -315,4 +345,35 @@ class MetadataSource(Protocol):
 
     def metadata(self) -> CrmMetadata:
         """The schema of what the mapping writes. Raises only ``hub.domain.errors.CrmError``."""
+        ...
+
+
+# -- the CRM's own do-not-contact flags (recovery reads them before a callback/email attempt) --------
+
+
+@dataclass(frozen=True)
+class CrmOptOuts:
+    """The CRM's do-not-contact flags for one customer, as read now.
+
+    ``flags`` maps a consent channel (``voice``, ``email``) to whether any record of the customer has
+    it set (Salesforce ``DoNotCall``, ``HasOptedOutOfEmail``); a channel the CRM has no flag for is
+    absent. No record found means no flag set. ``source`` names the CRM for the consent ledger
+    (``crm:salesforce``); ``records`` are the ids read, for the evidence.
+    """
+
+    source: str
+    flags: Mapping[str, bool]
+    records: tuple[str, ...] = ()
+
+
+class CrmConsentSource(Protocol):
+    """A CRM adapter that can read its own do-not-contact flags (optional: Salesforce and its sandbox).
+
+    Raises only ``hub.domain.errors.CrmError``: the caller must then not contact the customer.
+    """
+
+    name: str
+
+    def opt_outs(self, profile: CustomerProfile) -> CrmOptOuts:
+        """The flags of every CRM record matching the profile's phone, email or CRM contact id."""
         ...

@@ -76,6 +76,8 @@ class Settings:
     worker_lease_seconds: float = 120.0
     worker_max_attempts: int = 10
     worker_poll_seconds: float = 0.5
+    link_batch_size: int = 100  # events claimed and written together (Zendesk's bulk limit)
+    link_batch_window_seconds: float = 1.0  # how long a worker lets a burst gather into one batch
     crm_connect_timeout: float = 5.0
     crm_read_timeout: float = 30.0
     crm_settings: Mapping[str, Mapping[str, str]] = field(default_factory=dict, repr=False)
@@ -110,6 +112,10 @@ class Settings:
             worker_lease_seconds=_number(values, "WORKER_LEASE_SECONDS", cls.worker_lease_seconds),
             worker_max_attempts=int(_number(values, "WORKER_MAX_ATTEMPTS", cls.worker_max_attempts)),
             worker_poll_seconds=_number(values, "WORKER_POLL_SECONDS", cls.worker_poll_seconds),
+            link_batch_size=int(_number(values, "LINK_BATCH_SIZE", cls.link_batch_size)),
+            link_batch_window_seconds=_number(
+                values, "LINK_BATCH_WINDOW_SECONDS", cls.link_batch_window_seconds
+            ),
             crm_connect_timeout=_number(values, "CRM_CONNECT_TIMEOUT", cls.crm_connect_timeout),
             crm_read_timeout=_number(values, "CRM_READ_TIMEOUT", cls.crm_read_timeout),
             crm_settings=crm_settings,
@@ -129,5 +135,9 @@ class Settings:
             problems.append(Problem(f"{PREFIX}DEFAULT_REGION", "must be an ISO 3166-1 alpha-2 code like US"))
         if self.episode_window_hours <= 0:
             problems.append(Problem(f"{PREFIX}EPISODE_WINDOW_HOURS", "must be positive"))
+        if not 1 <= self.link_batch_size <= 1000:
+            problems.append(Problem(f"{PREFIX}LINK_BATCH_SIZE", "must be between 1 and 1000"))
+        if not 0 <= self.link_batch_window_seconds <= 60:
+            problems.append(Problem(f"{PREFIX}LINK_BATCH_WINDOW_SECONDS", "must be between 0 and 60"))
         if problems:
             raise ConfigError("invalid settings", problems)

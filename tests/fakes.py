@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from hub.domain.errors import CrmError
 from hub.ports import ActivityWrite, CaseRecord, CaseWrite, LinkResult, RecordRef
@@ -19,6 +21,7 @@ class FakeCRM:
     calls: list[tuple[str, str]] = field(default_factory=list)
     fail_next: list[CrmError] = field(default_factory=list)
     closed: set[str] = field(default_factory=set)
+    case_updates: list[tuple[str, dict[str, Any], str]] = field(default_factory=list)  # update_case calls
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def _maybe_fail(self) -> None:
@@ -51,6 +54,12 @@ class FakeCRM:
         self.calls.append(("append_activity", case_id))
         self._maybe_fail()
         return LinkResult(RecordRef(self.name, "ticket", case_id, False), self._activity(case_id, activity))
+
+    def update_case(self, case_id: str, fields: Mapping[str, Any], *, key: str) -> None:
+        """Set fields on the case: ``case_updates`` keeps every update, in order."""
+        self.calls.append(("update_case", case_id))
+        self._maybe_fail()
+        self.case_updates.append((case_id, dict(fields), key))
 
     def _activity(self, case_id: str, activity: ActivityWrite) -> RecordRef:
         created = activity.key not in self.activities

@@ -12,6 +12,7 @@ is ONE round trip (a Composite request counts as one call against the org's quot
                        refCase PATCH sobjects/Case/<id>                              (case_fields)
                        refTask PATCH sobjects/Task/<activity key field>/<event key>  (WhatId = <id>)
                      PATCH sobjects/Task/<activity key field>/<event key>     (no case fields)
+    update_case      PATCH sobjects/Case/<id>                          (fields only: SLA due/status)
     get_case         GET   sobjects/Case/<id>?fields=Id,Status,IsClosed
     describe_objects GET   sobjects/<object>/describe, for the case and activity objects
 
@@ -43,7 +44,7 @@ import copy
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -61,6 +62,7 @@ from hub.domain.errors import (
 )
 from hub.ports import (
     ActivityWrite,
+    BatchWrite,
     CaseRecord,
     CaseWrite,
     CrmMetadata,
@@ -70,6 +72,7 @@ from hub.ports import (
 )
 
 from . import auth, client
+from .batch import CollectionsBatch
 from .errors import CRM, QUOTA_CODE, from_composite, translated
 
 log = logging.getLogger(__name__)
@@ -196,10 +199,7 @@ class SalesforceCRM:
         )
 
     def create_case(self, case: CaseWrite, activity: ActivityWrite, *, retrying: bool) -> LinkResult:
-        contact = _contact_id(case.customer, activity.customer)
-        fields = self._without_keys(case.fields, self.case_key_field)
-        if contact and "ContactId" not in fields:
-            fields["ContactId"] = contact
+        fields = self.case_fields_for(case, activity)
         subrequests = [
             self._upsert_request(CASE_REF, self.case_object, self.case_key_field, case.key, fields),
             self._upsert_request(
@@ -207,7 +207,7 @@ class SalesforceCRM:
                 self.activity_object,
                 self.activity_key_field,
                 activity.key,
-                self._task_fields(activity, f"@{{{CASE_REF}.id}}", contact),
+                self.task_fields_for(activity, f"@{{{CASE_REF}.id}}"),
             ),
         ]
         answers = self._call(lambda sf, _retrying: self._composite(sf, subrequests), retrying=retrying)
@@ -217,9 +217,8 @@ class SalesforceCRM:
         )
 
     def append_activity(self, case_id: str, activity: ActivityWrite, *, retrying: bool) -> LinkResult:
-        contact = _contact_id(activity.customer)
-        case_fields = self._without_keys(activity.case_fields, self.case_key_field)
-        task_fields = self._task_fields(activity, case_id, contact)
+        case_fields = self.case_update_fields(activity)
+        task_fields = self.task_fields_for(activity, case_id)
         case_ref = RecordRef(CRM, self.case_object, case_id, False)
         if not case_fields:
             task_ref = self._call(
@@ -232,7 +231,7 @@ class SalesforceCRM:
         subrequests = [
             {
                 "method": "PATCH",
-                "url": f"{self._data_path}/sobjects/{self.case_object}/{_segment(case_id)}",
+                "url": f"{self.data_path}/sobjects/{self.case_object}/{_segment(case_id)}",
                 "referenceId": CASE_REF,
                 "body": case_fields,
             },
@@ -242,6 +241,60 @@ class SalesforceCRM:
         ]
         answers = self._call(lambda sf, _retrying: self._composite(sf, subrequests), retrying=retrying)
         return LinkResult(case=case_ref, activity=self._upserted(answers[TASK_REF], self.activity_object))
+
+    def update_case(self, case_id: str, fields: Mapping[str, Any], *, key: str) -> None:
+        """PATCH sobjects/<case object>/<id> with the fields alone (204); nothing sent without any."""
+        body = self._without_keys(fields, self.case_key_field)
+        if not body:
+            return
+        log.debug("updating %s %s (%s): %s", self.case_object, case_id, key, sorted(body))
+        self._call(
+            lambda sf, _retrying: getattr(sf, self.case_object).update(_segment(case_id), body),
+            retrying=False,
+        )
+
+    def write_batch(self, writes: Sequence[BatchWrite]) -> list[LinkResult | Exception]:
+        """``hub.ports.BatchingCRM``: the whole batch in two Composite calls (see ``batch``)."""
+
+        def composite(subrequests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return self._call(
+                lambda sf, _retrying: self._composite_entries(sf, subrequests, all_or_none=False),
+                retrying=True,
+            )
+
+        return CollectionsBatch(self, writes).run(composite)
+
+    # -- the records a write sends (shared by the single calls and the batches) --------------------
+
+    def case_fields_for(self, case: CaseWrite, activity: ActivityWrite) -> dict[str, Any]:
+        """A new case's fields, with the customer's Contact when the hub knows it."""
+        fields = self._without_keys(case.fields, self.case_key_field)
+        contact = _contact_id(case.customer, activity.customer)
+        if contact and "ContactId" not in fields:
+            fields["ContactId"] = contact
+        return fields
+
+    def case_update_fields(self, activity: ActivityWrite) -> dict[str, Any]:
+        """The mapped case fields an appended activity updates on its case."""
+        return self._without_keys(activity.case_fields, self.case_key_field)
+
+    def task_fields_for(self, activity: ActivityWrite, what_id: str) -> dict[str, Any]:
+        """The activity record: mapped fields, WhatId, WhoId, Subject and Description."""
+        fields = self._without_keys(activity.fields, self.activity_key_field)
+        fields["WhatId"] = what_id
+        contact = _contact_id(activity.customer)
+        if contact and "WhoId" not in fields:
+            fields["WhoId"] = contact
+        first_line = next((line.strip() for line in activity.body.splitlines() if line.strip()), "")
+        if first_line:
+            fields.setdefault("Subject", _truncate(first_line, SUBJECT_MAX))
+        if activity.body:
+            fields.setdefault("Description", _truncate(activity.body, DESCRIPTION_MAX))
+        return fields
+
+    @property
+    def data_path(self) -> str:
+        return f"/services/data/v{self.settings.api_version}"
 
     # -- metadata and state ---------------------------------------------------------------------------
 
@@ -291,10 +344,6 @@ class SalesforceCRM:
         }
 
     # -- around every call ----------------------------------------------------------------------------
-
-    @property
-    def _data_path(self) -> str:
-        return f"/services/data/v{self.settings.api_version}"
 
     def _call(self, work: Callable[[Salesforce, bool], T], *, retrying: bool) -> T:
         """Run ``work(sf, retrying)`` with the quota check, the token, and the retry policy."""
@@ -417,36 +466,19 @@ class SalesforceCRM:
         # Salesforce rejects Id and the External ID field in an upsert or update body.
         return {k: v for k, v in fields.items() if k not in ("Id", key_field)}
 
-    def _task_fields(self, activity: ActivityWrite, what_id: str, contact: str | None) -> dict[str, Any]:
-        fields = self._without_keys(activity.fields, self.activity_key_field)
-        fields["WhatId"] = what_id
-        if contact and "WhoId" not in fields:
-            fields["WhoId"] = contact
-        first_line = next((line.strip() for line in activity.body.splitlines() if line.strip()), "")
-        if first_line:
-            fields.setdefault("Subject", _truncate(first_line, SUBJECT_MAX))
-        if activity.body:
-            fields.setdefault("Description", _truncate(activity.body, DESCRIPTION_MAX))
-        return fields
-
     def _upsert_request(
         self, reference: str, sobject: str, key_field: str, key: str, fields: Mapping[str, Any]
     ) -> dict[str, Any]:
         return {
             "method": "PATCH",
-            "url": f"{self._data_path}/sobjects/{sobject}/{key_field}/{_segment(key)}",
+            "url": f"{self.data_path}/sobjects/{sobject}/{key_field}/{_segment(key)}",
             "referenceId": reference,
             "body": self._without_keys(fields, key_field),
         }
 
     def _composite(self, sf: Salesforce, subrequests: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         """One Composite call; the answer of each subrequest by referenceId, or the table's error."""
-        answer = sf.restful(
-            "composite", method="POST", json={"allOrNone": True, "compositeRequest": subrequests}
-        )
-        entries = answer.get("compositeResponse") if isinstance(answer, dict) else None
-        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-            raise CrmRetryable("Salesforce answered a composite request without compositeResponse", crm=CRM)
+        entries = self._composite_entries(sf, subrequests, all_or_none=True)
         names = {
             CASE_REF: self.case_object,
             TASK_REF: self.activity_object,
@@ -459,6 +491,18 @@ class SalesforceCRM:
         if missing:
             raise CrmRetryable(f"Salesforce's composite answer lacks {', '.join(missing)}", crm=CRM)
         return by_reference
+
+    @staticmethod
+    def _composite_entries(
+        sf: Salesforce, subrequests: list[dict[str, Any]], *, all_or_none: bool
+    ) -> list[dict[str, Any]]:
+        answer = sf.restful(
+            "composite", method="POST", json={"allOrNone": all_or_none, "compositeRequest": subrequests}
+        )
+        entries = answer.get("compositeResponse") if isinstance(answer, dict) else None
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise CrmRetryable("Salesforce answered a composite request without compositeResponse", crm=CRM)
+        return entries
 
     @staticmethod
     def _upserted(entry: Mapping[str, Any], sobject: str) -> RecordRef:
@@ -476,3 +520,15 @@ class SalesforceCRM:
         response = getattr(sf, sobject).upsert(path, self._without_keys(fields, key_field), raw_response=True)
         answer = response.json() if response.content else None
         return self._upserted({"httpStatusCode": response.status_code, "body": answer}, sobject)
+
+    # -- the customer's do-not-contact flags ----------------------------------------------------------
+
+    def opt_outs(self, profile: CustomerProfile) -> Any:
+        """``hub.ports.CrmConsentSource``: the ``hub.ports.CrmOptOuts`` of the customer's Contacts
+        (DoNotCall, HasOptedOutOfEmail); the queries are in ``adapters.salesforce.consent``."""
+        from .consent import read_opt_outs
+
+        def query(soql: str) -> Any:
+            return self._call(lambda sf, _retrying: sf.query_all(soql), retrying=False)
+
+        return read_opt_outs(query, profile)

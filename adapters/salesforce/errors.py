@@ -142,6 +142,20 @@ def from_composite(entries: Sequence[Mapping[str, Any]], what: Mapping[str, str]
     return _error(status, code, f"{name}: {message or f'HTTP {status}'}", cause.get("httpHeaders"))
 
 
+def from_record_errors(errors: Any, sobject: str) -> CrmError:
+    """The CrmError for one failed record of an sObject Collections answer (its ``errors`` list of
+    ``{statusCode, message, fields}``); the table decides as for a 400 with that code."""
+    items = [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
+    body = [
+        {"errorCode": e.get("statusCode"), "message": e.get("message"), "fields": e.get("fields")}
+        for e in items
+    ]
+    code, message = describe_body(body) if body else (None, None)
+    if code is None:
+        return CrmRetryable(f"{sobject}: Salesforce answered a record without an id or an error", crm=CRM)
+    return _error(400, code, f"{sobject}: {message or code}")
+
+
 def translate(exc: BaseException) -> CrmError:
     """The CrmError for a library or transport exception (the caller raises it ``from exc``)."""
     if isinstance(exc, CrmError):

@@ -7,6 +7,7 @@ import binascii
 import json
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -189,6 +190,12 @@ class Sandbox:
         with self._lock:
             self._log.clear()
 
+    def request_counts(self) -> Counter[str]:
+        """How many requests of each kind were served (``request_kind``: method and path without
+        ids), e.g. ``{"POST composite": 3, "GET query": 1}``; what a benchmark counts as API calls."""
+        with self._lock:
+            return Counter(request_kind(method, path) for method, path in self._log)
+
     def records(self, crm: str, object: str) -> list[dict[str, Any]]:
         """Stored records as the API renders them: ("salesforce", "Case"|"Task"|...), ("zendesk",
         "ticket"|"comment"|"user"|"audit"|"job_status"). Zendesk comments carry ``ticket_id``."""
@@ -232,6 +239,26 @@ class Sandbox:
     def _sf_usage(self) -> int:
         with self._lock:
             return self._sf_calls
+
+
+def request_kind(method: str, path: str) -> str:
+    """``"<METHOD> <path>"`` with the API prefix, ``.json``, record ids and key values left out:
+    ``PATCH sobjects/Case/CTI_Hub_Key__c/{key}``, ``PUT tickets/{id}``, ``GET job_statuses/{id}``."""
+    parts = [part for part in path.split("/") if part]
+    if parts[:2] == ["services", "data"]:  # Salesforce: /services/data/vNN.0/...
+        parts = parts[3:]
+        if parts[:1] == ["sobjects"] and len(parts) >= 3 and parts[2] != "describe":
+            # sobjects/<object>/<id>, or sobjects/<object>/<external id field>/<value>
+            kind = [*parts[:3], "{key}"] if len(parts) >= 4 else [*parts[:2], "{id}"]
+            return f"{method.upper()} {'/'.join(kind)}"
+    elif parts[:2] == ["api", "v2"]:  # Zendesk: /api/v2/....json
+        parts = parts[2:]
+        if parts:
+            parts[-1] = parts[-1].removesuffix(".json")
+        if parts[:1] == ["job_statuses"] and len(parts) > 1 and parts[1] != "show_many":
+            parts[1] = "0"  # job ids are "V3-<hex>"
+    kind = ["{id}" if any(c.isdigit() for c in part) else part for part in parts]
+    return f"{method.upper()} {'/'.join(kind)}"
 
 
 def _header(headers: Mapping[str, str], name: str) -> str:

@@ -74,6 +74,13 @@ def to18(value: str) -> str:
     return value
 
 
+def _id_of(record: Any) -> Any:
+    """A collection record's ``id`` (any case), or None."""
+    if not isinstance(record, dict):
+        return None
+    return next((v for k, v in record.items() if k.lower() == "id"), None)
+
+
 def parse_id(value: Any) -> tuple[str, int | None] | None:
     """``(key prefix, pk or None)`` for an id-shaped string, None when it is not an id at all.
 
@@ -272,8 +279,10 @@ class SalesforceApi:
                 return self._composite(conn, version, payload)
             if rest[1] == "sobjects":
                 if len(rest) == 2:
+                    if method == "PATCH":
+                        return self._collection_update(conn, payload)
                     if method != "POST":
-                        raise _method_not_allowed(method, "POST,DELETE,GET")
+                        raise _method_not_allowed(method, "POST,PATCH,DELETE,GET")
                     return self._collection_create(conn, version, payload)
                 if len(rest) == 4:
                     if method != "PATCH":
@@ -860,6 +869,46 @@ class SalesforceApi:
                 results.append({"id": make_id(obj.key_prefix, pk), "success": True, "errors": []})
             except SfError as exc:
                 results.append({"success": False, "errors": [exc.collection_error()]})
+        return ApiResponse(200, results)
+
+    def _collection_update(self, conn: Connection, payload: Any) -> ApiResponse:
+        """PATCH composite/sobjects: update up to 200 records by ``id`` (mixed types allowed)."""
+        all_or_none, records = self._collection_records(payload)
+        ids = [_id_of(r) for r in records if isinstance(r, dict)]
+        steps: list[tuple[SfObject, int, Any] | dict[str, Any]] = []
+        for record in records:
+            try:
+                obj = self._record_type(record)
+                raw_id = _id_of(record)
+                parsed = parse_id(raw_id)
+                if parsed is None or parsed[0] != obj.key_prefix or parsed[1] is None:
+                    raise SfError(400, "MALFORMED_ID", f"{obj.name} ID: id value of incorrect type: {raw_id}")
+                if ids.count(raw_id) > 1:
+                    raise SfError(400, "INVALID_FIELD", f"Duplicate id in list: {raw_id}")
+                found = db.sf_get(conn, parsed[1])
+                if found is None:
+                    raise SfError(400, "ENTITY_IS_DELETED", "entity is deleted")
+                body = {k: v for k, v in record.items() if k.lower() not in ("id", "attributes")}
+                steps.append((obj, parsed[1], self.prepare(conn, obj, body, pk=parsed[1], existing=found[1])))
+            except SfError as exc:
+                steps.append({"success": False, "errors": [exc.collection_error()]})
+        if all_or_none and any(isinstance(step, dict) for step in steps):
+            rolled = {
+                "statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+                "message": ALL_OR_NONE_ROLLED_BACK,
+                "fields": [],
+            }
+            return ApiResponse(
+                200, [s if isinstance(s, dict) else {"success": False, "errors": [rolled]} for s in steps]
+            )
+        results = []
+        for step in steps:
+            if isinstance(step, dict):
+                results.append(step)
+                continue
+            obj, pk, prepared = step
+            self.apply(conn, obj, pk, prepared)
+            results.append({"id": make_id(obj.key_prefix, pk), "success": True, "errors": []})
         return ApiResponse(200, results)
 
     def _collection_upsert(

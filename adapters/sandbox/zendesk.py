@@ -963,24 +963,10 @@ class ZendeskApi:
             spec = self._user_spec(payload)
             return self._create_user(conn, spec)
         if rest == ["create_or_update"] and method == "POST":
-            spec = self._user_spec(payload)
-            found = None
-            if spec.get("external_id"):
-                found = db.zd_user_find(conn, external_id=str(spec["external_id"]))
-            if found is None and spec.get("email"):
-                found = db.zd_user_find(conn, email=str(spec["email"]))
-            if found is None:
-                # No uniqueness pre-check here: a racing creator makes our INSERT fail on the UNIQUE
-                # constraint, the request is replayed, and the replay updates the winner's user.
-                return self._create_user(conn, spec, check_unique=False)
-            data = db.zd_user_get(conn, found) or {}
-            self._check_user(conn, spec, creating=False, pk=found)
-            for key in ("name", "email", "phone", "external_id", "role", "details", "notes", "tags"):
-                if key in spec:
-                    data[key] = spec[key] if key != "external_id" or spec[key] is None else str(spec[key])
-            data["updated_at"] = zd_datetime(self.now())
-            db.zd_user_update(conn, found, data)
-            return ApiResponse(200, {"user": self.render_user(found, data)})
+            return self._create_or_update_user(conn, self._user_spec(payload))
+        if rest == ["create_or_update_many"] and method == "POST":
+            return self._create_or_update_users(conn, payload)
+
         if method != "GET":
             raise ZdError(404, {"error": "InvalidEndpoint", "description": "Not found"})
         if rest == ["me"]:
@@ -1044,6 +1030,62 @@ class ZendeskApi:
         return ApiResponse(
             200, {"users": users, "next_page": None, "previous_page": None, "count": len(users)}
         )
+
+    def _create_or_update_user(self, conn: Connection, spec: dict[str, Any]) -> ApiResponse:
+        """users/create_or_update: match by external_id, then email; else create."""
+        found = None
+        if spec.get("external_id"):
+            found = db.zd_user_find(conn, external_id=str(spec["external_id"]))
+        if found is None and spec.get("email"):
+            found = db.zd_user_find(conn, email=str(spec["email"]))
+        if found is None:
+            # No uniqueness pre-check here: a racing creator makes our INSERT fail on the UNIQUE
+            # constraint, the request is replayed, and the replay updates the winner's user.
+            return self._create_user(conn, spec, check_unique=False)
+        data = db.zd_user_get(conn, found) or {}
+        self._check_user(conn, spec, creating=False, pk=found)
+        for key in ("name", "email", "phone", "external_id", "role", "details", "notes", "tags"):
+            if key in spec:
+                data[key] = spec[key] if key != "external_id" or spec[key] is None else str(spec[key])
+        data["updated_at"] = zd_datetime(self.now())
+        db.zd_user_update(conn, found, data)
+        return ApiResponse(200, {"user": self.render_user(found, data)})
+
+    def _create_or_update_users(self, conn: Connection, payload: Any) -> ApiResponse:
+        """users/create_or_update_many: up to 100, as a job whose results say Created or Updated."""
+        users = payload.get("users") if isinstance(payload, dict) else None
+        if not isinstance(users, list):
+            raise _bad_request("Parameter users is required", "ParameterMissing")
+        if len(users) > BULK_LIMIT:
+            raise _too_many()
+        results = []
+        for index, spec in enumerate(users):
+            try:
+                if not isinstance(spec, dict):
+                    raise _bad_request("Each user must be an object")
+                answer = self._create_or_update_user(conn, spec)
+                created = answer.status == 201
+                results.append(
+                    {
+                        "id": answer.body["user"]["id"],
+                        "index": index,
+                        "action": "create" if created else "update",
+                        "status": "Created" if created else "Updated",
+                        "success": True,
+                    }
+                )
+            except ZdError as exc:
+                results.append(
+                    {
+                        "index": index,
+                        "action": "create",
+                        "success": False,
+                        "status": "Failed",
+                        "error": exc.body.get("error"),
+                        "details": exc.detail_text(),
+                    }
+                )
+        return self._job(conn, len(users), results)
 
     @staticmethod
     def _user_spec(payload: Any) -> dict[str, Any]:

@@ -7,6 +7,7 @@
     append_activity  [retrying] GET  /api/v2/tickets/<id>/comments.json?sort_order=desc
                                      nothing is written when a comment ends with this event's marker
                                 PUT  /api/v2/tickets/<id>.json  {comment, custom_fields, additional_tags}
+    update_case                 PUT  /api/v2/tickets/<id>.json  {custom_fields, additional_tags, ...}
     get_case                    GET  /api/v2/tickets/<id>.json
     display_ticket              POST /api/v2/channels/voice/agents/<agent>/tickets/<id>/display.json
     display_user                POST /api/v2/channels/voice/agents/<agent>/users/<id>/display.json
@@ -39,9 +40,11 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -54,6 +57,7 @@ from adapters.http import RetryPolicy
 from hub.domain.errors import CrmAuthExpired, CrmError, CrmRecordRejected, CrmRetryable
 from hub.ports import (
     ActivityWrite,
+    BatchWrite,
     CaseRecord,
     CaseWrite,
     CrmMetadata,
@@ -63,6 +67,7 @@ from hub.ports import (
 )
 
 from . import client
+from .batch import JobPolicy, JobsBatch
 from .errors import CRM, from_response, translated
 
 DEFAULT_CASE_OBJECT = "ticket"
@@ -70,10 +75,12 @@ DEFAULT_ACTIVITY_OBJECT = "comment"
 USER_ID = "zendesk_user"  # CustomerProfile.external_ids key holding a Zendesk user id
 CLOSED_STATUSES = frozenset({"solved", "closed"})
 MARKER = "— CTI Hub · "
+REMEMBERED_REQUESTERS = 50_000
 MAX_PAGES = 20  # of 100: a retry's own comment is among the newest, found on the first page
 # Names of the activity mapping that are properties of the comment itself (TicketCommentObject).
 COMMENT_FIELDS = frozenset({"body", "html_body", "public", "author_id", "uploads"})
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def marker(key: str) -> str:
@@ -85,8 +92,12 @@ def comment_body(body: str, key: str) -> str:
 
 
 def has_marker(comment: Mapping[str, Any], key: str) -> bool:
+    """Whether the comment carries the event's marker line (a batched note carries several)."""
     wanted = marker(key)
-    return any(str(comment.get(name) or "").rstrip().endswith(wanted) for name in ("body", "plain_body"))
+    return any(
+        wanted in (line.strip() for line in str(comment.get(name) or "").splitlines())
+        for name in ("body", "plain_body")
+    )
 
 
 class _TicketFields:
@@ -137,12 +148,22 @@ class _TicketFields:
             body[tags_as] = list(self.tags)
         return body
 
+    def update_body(self) -> dict[str, Any]:
+        """An update's ticket properties: tags are added, never replacing the agent's."""
+        return self.ticket_body(tags_as="additional_tags")
+
     def comment_for(self, activity: ActivityWrite) -> dict[str, Any]:
         comment = dict(self.comment)
         comment["body"] = comment_body(str(comment.get("body") or activity.body), activity.key)
         comment.pop("html_body", None)  # would replace the body, and the marker with it
         comment["public"] = False  # integration notes stay private (SLA clocks, customer emails)
         return comment
+
+
+def _ticket_id(case_id: str) -> int:
+    if not str(case_id).isdigit():
+        raise CrmRecordRejected(f"not a Zendesk ticket id: {case_id!r}", crm=CRM, crm_code="InvalidId")
+    return int(case_id)
 
 
 def _iso(epoch: float | None) -> str | None:
@@ -159,6 +180,9 @@ class _AccountState:
     lock: threading.Lock = field(default_factory=threading.Lock)
     connection: tuple[Zenpy, client.BoundSession] | None = None
     rate_limited_until: float | None = None
+    bulk_users: bool = True  # False once the account answered 403: bulk user imports are off
+    # Zendesk user ids of phone-only customers, by the hub's customer key (users we made).
+    requesters: OrderedDict[str, int] = field(default_factory=OrderedDict)
     auth_failure: str | None = None
 
 
@@ -186,6 +210,7 @@ class ZendeskCRM:
         self.retry = retry or RetryPolicy(attempts=settings.retry_attempts, max_wait=settings.retry_max_wait)
         self.clock = clock
         self._account = _AccountState(transport=session)
+        self.job_policy = JobPolicy()
 
     def __repr__(self) -> str:
         return f"ZendeskCRM({self.settings.base_url!r}, auth={self.settings.auth})"
@@ -223,17 +248,59 @@ class ZendeskCRM:
 
     def create_case(self, case: CaseWrite, activity: ActivityWrite, *, retrying: bool) -> LinkResult:
         return self._call(
-            lambda zenpy, session, again: self._create(zenpy, session, case, activity, retrying=again),
+            lambda zenpy, session, again: self.create_ticket(zenpy, session, case, activity, retrying=again),
             retrying=retrying,
         )
 
     def append_activity(self, case_id: str, activity: ActivityWrite, *, retrying: bool) -> LinkResult:
-        if not str(case_id).isdigit():
-            raise CrmRecordRejected(f"not a Zendesk ticket id: {case_id!r}", crm=CRM, crm_code="InvalidId")
+        ticket_id = _ticket_id(case_id)
         return self._call(
-            lambda _z, session, again: self._append(session, int(case_id), activity, retrying=again),
+            lambda _z, session, again: self.append_comment(session, ticket_id, activity, retrying=again),
             retrying=retrying,
         )
+
+    def update_case(self, case_id: str, fields: Mapping[str, Any], *, key: str) -> None:
+        """PUT the mapped fields alone, sorted as for an appended activity; nothing sent without any."""
+        ticket_id = _ticket_id(case_id)
+        ticket = _TicketFields().add(fields).update_body()
+        if not ticket:
+            return
+        log.debug("updating ticket %s (%s): %s", ticket_id, key, sorted(ticket))
+        body = {"ticket": ticket}
+        self._call(
+            lambda _z, session, _r: self._send(session, "PUT", f"/tickets/{ticket_id}.json", json=body),
+            retrying=False,
+        )
+
+    def write_batch(self, writes: Sequence[BatchWrite]) -> list[LinkResult | Exception]:
+        """``hub.ports.BatchingCRM``: bulk jobs for first attempts (see ``batch``); a write that may
+        have landed already (``retrying``) takes the single path, which looks before it writes."""
+        results: list[LinkResult | Exception | None] = [None] * len(writes)
+        for index, write in enumerate(writes):
+            if write.retrying:
+                try:
+                    results[index] = self._write_one(write)
+                except CrmError as exc:
+                    results[index] = exc
+        fresh = [index for index, write in enumerate(writes) if not write.retrying]
+        if fresh:
+            # No retry inside this call: a repeated create_many would make the tickets twice. The
+            # worker retries the writes, with ``retrying``, through the single path.
+            once = self.without_retries()
+            answers = once._call(
+                lambda zenpy, session, _r: JobsBatch(
+                    once, session, zenpy, [writes[i] for i in fresh], policy=self.job_policy
+                ).run(),
+                retrying=False,
+            )
+            for index, answer in zip(fresh, answers, strict=True):
+                results[index] = answer
+        return [r for r in results if r is not None]
+
+    def _write_one(self, write: BatchWrite) -> LinkResult:
+        if write.case is not None:
+            return self.create_case(write.case, write.activity, retrying=write.retrying)
+        return self.append_activity(str(write.case_id), write.activity, retrying=write.retrying)
 
     # -- screen pop (Talk Partner Edition) ----------------------------------------------------------
 
@@ -346,7 +413,7 @@ class ZendeskCRM:
                 account.connection = client.connect(self.settings, account.transport, self.timeout)
             return account.connection
 
-    def _create(
+    def create_ticket(
         self,
         zenpy: Zenpy,
         session: client.BoundSession,
@@ -358,13 +425,10 @@ class ZendeskCRM:
         if retrying:
             existing = self._find_by_external_id(session, case.key)
             if existing is not None:
-                return self._append(session, existing, activity, retrying=True)
-        fields = _TicketFields().add(case.fields).add(activity.fields, comment_fields=COMMENT_FIELDS)
-        ticket = fields.ticket_body(tags_as="tags")
-        ticket["external_id"] = case.key
+                return self.append_comment(session, existing, activity, retrying=True)
+        ticket = self.new_ticket_body(case, activity)
         if "requester_id" not in ticket and "requester" not in ticket:
-            ticket.update(self._requester(zenpy, case.customer))
-        ticket["comment"] = fields.comment_for(activity)
+            ticket.update(self.requester_for(case.customer, zenpy))
         try:
             response = self._send(
                 session,
@@ -381,7 +445,7 @@ class ZendeskCRM:
             existing = self._find_by_external_id(session, case.key)
             if existing is None:
                 raise
-            return self._append(session, existing, activity, retrying=True)
+            return self.append_comment(session, existing, activity, retrying=True)
         answer = self._json(response)
         ticket_id = str(answer["ticket"]["id"])
         created = response.headers.get("x-idempotency-lookup", "").lower() != "hit"
@@ -447,7 +511,7 @@ class ZendeskCRM:
         )
         return next((str(c["id"]) for c in comments if has_marker(c, key)), None)
 
-    def _append(
+    def append_comment(
         self, session: client.BoundSession, ticket_id: int, activity: ActivityWrite, *, retrying: bool
     ) -> LinkResult:
         case_ref = RecordRef(CRM, self.case_object, str(ticket_id), False)
@@ -456,7 +520,7 @@ class ZendeskCRM:
             if found is not None:
                 return LinkResult(case=case_ref, activity=RecordRef(CRM, self.activity_object, found, False))
         fields = _TicketFields().add(activity.case_fields).add(activity.fields, comment_fields=COMMENT_FIELDS)
-        ticket = fields.ticket_body(tags_as="additional_tags")
+        ticket = fields.update_body()
         ticket["comment"] = fields.comment_for(activity)
         answer = self._json(self._send(session, "PUT", f"/tickets/{ticket_id}.json", json={"ticket": ticket}))
         return LinkResult(
@@ -474,20 +538,94 @@ class ZendeskCRM:
             return str(audit["id"])
         raise CrmRetryable("Zendesk answered without the audit of the write", crm=CRM)
 
+    # -- the bodies a write sends (shared by the single calls and the batches) ----------------------
+
+    def new_ticket_body(self, case: CaseWrite, activity: ActivityWrite) -> dict[str, Any]:
+        """A new ticket with its first comment inline; the requester when known without a call."""
+        fields = _TicketFields().add(case.fields).add(activity.fields, comment_fields=COMMENT_FIELDS)
+        ticket = fields.ticket_body(tags_as="tags")
+        ticket["external_id"] = case.key
+        if "requester_id" not in ticket and "requester" not in ticket:
+            known = self._known_requester(case.customer) or self.remembered_requester(case.customer.key)
+            ticket.update(known or {})
+        ticket["comment"] = fields.comment_for(activity)
+        return ticket
+
+    def update_ticket_body(self, *activities: ActivityWrite) -> dict[str, Any]:
+        """An update adding the activities' private note and their mapped ticket fields (later
+        values win, tags added). Several activities (a batch's outcomes for one ticket) share the
+        note, each section ending with its own marker line."""
+        fields = _TicketFields()
+        sections = []
+        for activity in activities:
+            fields.add(activity.case_fields).add(activity.fields, comment_fields=COMMENT_FIELDS)
+            own = _TicketFields().add(activity.fields, comment_fields=COMMENT_FIELDS)
+            sections.append(comment_body(str(own.comment.get("body") or activity.body), activity.key))
+        ticket = fields.update_body()
+        ticket["comment"] = {**fields.comment_for(activities[-1]), "body": "\n\n".join(sections)}
+        return ticket
+
+    @property
+    def bulk_users(self) -> bool:
+        return self._account.bulk_users
+
+    @bulk_users.setter
+    def bulk_users(self, allowed: bool) -> None:
+        self._account.bulk_users = allowed
+
+    def requester_known(self, case: CaseWrite) -> bool:
+        """Whether a new ticket names its requester without creating a user first."""
+        return any(name in case.fields for name in ("requester_id", "requester")) or bool(
+            self._known_requester(case.customer) or self.remembered_requester(case.customer.key)
+        )
+
     @staticmethod
-    def _requester(zenpy: Zenpy, customer: CustomerProfile) -> dict[str, Any]:
-        """requester_id for a known user; name + email to let Zendesk find or make one; else
-        create_or_update a user keyed by the hub's customer key (with the phone when we have it)."""
+    def _known_requester(customer: CustomerProfile) -> dict[str, Any] | None:
+        """requester_id for a known user; name + email to let Zendesk find or make one."""
         user_id = customer.external_ids.get(USER_ID)
         if user_id:
             return {"requester_id": int(user_id) if str(user_id).isdigit() else user_id}
         if customer.email:
             return {"requester": {"name": customer.name or customer.email, "email": customer.email}}
-        user = zenpy.users.create_or_update(
-            User(
-                name=customer.name or customer.phone or customer.key,
-                phone=customer.phone,
-                external_id=customer.key,
-            )
-        )
+        return None
+
+    @staticmethod
+    def requester_user(customer: CustomerProfile) -> dict[str, Any]:
+        """The user a phone-only customer becomes, keyed by the hub's customer key."""
+        user = {"name": customer.name or customer.phone or customer.key, "external_id": customer.key}
+        if customer.phone:
+            user["phone"] = customer.phone
+        return user
+
+    def requester_for(self, customer: CustomerProfile, zenpy: Zenpy | None = None) -> dict[str, Any]:
+        """The requester of a new ticket: known (id or email), a user made before, else
+        create_or_update a user keyed by the hub's customer key (with the phone when we have it)."""
+        known = self._known_requester(customer) or self.remembered_requester(customer.key)
+        if known is not None:
+            return known
+        zenpy = zenpy or self._client()[0]
+        with translated():
+            user = zenpy.users.create_or_update(User(**self.requester_user(customer)))
+        self.remember_requester(customer.key, int(user.id))
         return {"requester_id": int(user.id)}
+
+    def remembered_requester(self, customer_key: str) -> dict[str, Any] | None:
+        with self._account.lock:
+            user_id = self._account.requesters.get(customer_key)
+            if user_id is not None:
+                self._account.requesters.move_to_end(customer_key)
+        return {"requester_id": user_id} if user_id is not None else None
+
+    def remember_requester(self, customer_key: str, user_id: int) -> None:
+        """Keep a made user's id, so the customer's next ticket costs no user call (bounded, LRU)."""
+        with self._account.lock:
+            self._account.requesters[customer_key] = user_id
+            self._account.requesters.move_to_end(customer_key)
+            while len(self._account.requesters) > REMEMBERED_REQUESTERS:
+                self._account.requesters.popitem(last=False)
+
+    def send_json(self, session: client.BoundSession, method: str, path: str, body: Any) -> dict[str, Any]:
+        return self._json(self._send(session, method, path, json=body))
+
+    def get_json(self, session: client.BoundSession, path: str, params: dict[str, str]) -> dict[str, Any]:
+        return self._json(self._send(session, "GET", path, params=params))

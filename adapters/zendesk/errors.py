@@ -54,6 +54,10 @@ TABLE: tuple[Row, ...] = (
 )
 
 
+# Job result errors that mean "another write got there first", not "this record is wrong".
+JOB_CONFLICTS = frozenset({"TicketUpdateConflict", "Conflict", "UpdateConflict"})
+
+
 def classify(status: int, code: str | None) -> type[CrmError]:
     return classify_in(TABLE, status, code)
 
@@ -108,6 +112,16 @@ def from_response(response: requests.Response) -> CrmError:
     code, message = describe_body(body)
     status = response.status_code
     return _error(status, code, message or f"HTTP {status} {response.reason or ''}".strip(), response.headers)
+
+
+def from_job_result(entry: Mapping[str, Any]) -> CrmError:
+    """The CrmError for one failed record of a job's ``results`` (``{id|index, error, details}``).
+
+    There is no HTTP status: the error names a conflict (retry), or the record (fail it)."""
+    code = str(entry.get("error") or "") or None
+    message = str(entry.get("details") or entry.get("error") or "the job failed this record")
+    status = 409 if code in JOB_CONFLICTS else 422
+    return _error(status, code, message)
 
 
 def translate(exc: BaseException) -> CrmError:

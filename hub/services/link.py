@@ -22,8 +22,8 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,7 +35,16 @@ from hub.domain.errors import ConfigError, CrmRecordRejected, CrmRetryable
 from hub.domain.identity import EMAIL, PHONE, Identifier, customer_key_for
 from hub.domain.mapping import CrmMapping
 from hub.domain.outcome import Outcome, parse_timestamp
-from hub.ports import CRM, ActivityWrite, CaseWrite, Clock, CustomerProfile, LinkResult, RecordRef
+from hub.ports import (
+    CRM,
+    ActivityWrite,
+    BatchWrite,
+    CaseWrite,
+    Clock,
+    CustomerProfile,
+    LinkResult,
+    RecordRef,
+)
 from hub.services.activity_text import activity_body, activity_subject
 from hub.services.identity import identifiers_for
 from hub.services.recovery import plan_for_outcome as record_recovery_outcome
@@ -61,6 +70,10 @@ class CaseBeingCreated(CrmRetryable):
 
     code = "case_being_created"
 
+    def __init__(self, message: str, *, episode_id: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.episode_id = episode_id
+
 
 @dataclass(frozen=True)
 class Linked:
@@ -69,6 +82,19 @@ class Linked:
     disposition: str
     result: LinkResult
     recorded: bool  # False when this worker lost its lease before finishing
+
+
+@dataclass
+class PreparedLink:
+    """One event between ``Linker.prepare`` and ``Linker.finish``: who, which episode, what to write."""
+
+    row: inbox.InboxRow
+    outcome: Outcome
+    disposition: Disposition
+    customer_key: str
+    identifiers: list[Identifier]
+    episode: episodes.Episode
+    write: BatchWrite  # with ``case`` set when this event holds the claim to create the case
 
 
 @dataclass
@@ -88,6 +114,62 @@ class Linker:
     sla_fields: Callable[[str], Mapping[str, Any]] | None = None
 
     def link(self, row: inbox.InboxRow, *, owner: str) -> Linked:
+        """Link one event: prepare, one CRM write, finish."""
+        prepared = self.prepare(row, owner=owner)
+        try:
+            result = self._write_one(prepared.write)
+        except Exception:
+            self.abandon(prepared)
+            raise
+        return self.finish(prepared, result, owner=owner)
+
+    def link_batch(self, rows: Sequence[inbox.InboxRow], *, owner: str) -> list[Linked | Exception]:
+        """Link several events with as few CRM round trips as the CRM allows.
+
+        Answers one entry per row, in order: its ``Linked``, or the exception that failed it (the
+        worker decides retry or dead-letter per row). Events of one episode whose case another row
+        of this batch is creating fail with ``CaseBeingCreated`` and come back once it exists.
+        """
+        settled: list[Linked | Exception | None] = [None] * len(rows)
+        waiting = list(enumerate(rows))
+        while waiting:  # a wave per event of the same new episode: later ones append to its case
+            prepared: list[tuple[int, PreparedLink]] = []
+            later: list[tuple[int, inbox.InboxRow]] = []
+            for index, row in waiting:
+                try:
+                    prepared.append((index, self.prepare(row, owner=owner)))
+                except CaseBeingCreated as exc:
+                    creating_here = any(p.episode.id == exc.episode_id for _, p in prepared)
+                    if creating_here:
+                        later.append((index, row))
+                    else:
+                        settled[index] = exc
+                except Exception as exc:
+                    settled[index] = exc
+            written = self._write_many([p.write for _, p in prepared])
+            for (index, item), result in zip(prepared, written, strict=True):
+                settled[index] = self._settle(item, result, owner)
+            waiting = later
+        return [entry for entry in settled if entry is not None]
+
+    def _settle(self, item: PreparedLink, result: LinkResult | Exception, owner: str) -> Linked | Exception:
+        if isinstance(result, Exception):
+            self.abandon(item)
+            return result
+        try:
+            return self.finish(item, result, owner=owner)
+        except Exception as exc:
+            return exc
+
+    @property
+    def batches(self) -> bool:
+        """Whether the CRM writes batches (``hub.ports.BatchingCRM``)."""
+        return callable(getattr(self.crm, "write_batch", None))
+
+    def prepare(self, row: inbox.InboxRow, *, owner: str) -> PreparedLink:
+        """The database work before the CRM write: customer, episode, case (or the claim to create
+        it), consent and SLA history, and the write itself. Raises ``CaseBeingCreated`` when another
+        event's worker is creating this episode's case."""
         outcome = Outcome.from_payload(json.loads(row.payload))
         intent = self.catalog.intents.get(outcome.intent)
         family = intent.family if intent else outcome.intent
@@ -139,22 +221,37 @@ class Linker:
             until = f" (claimed until {claim.expires_at:%H:%M:%S})" if claim.expires_at else ""
             raise CaseBeingCreated(
                 f"the case of episode {episode.id} is being created by {holder}{until}",
+                episode_id=episode.id,
                 crm=self.crm.name,
                 crm_code="CaseBeingCreated",
             )
-        creating = case is None
         try:
-            result = self._write(
+            write = self._batch_write(
                 row, outcome, disposition, intent, customer_key, identifiers, episode, case, claim
             )
         except Exception:
-            if creating:  # let the next worker create at once, knowing this attempt may have landed
-                with self.engine.begin() as connection:
-                    links.release_case_claim(
-                        connection, episode.id, self.crm.name, inbox_id=row.id, now=self.clock.now()
-                    )
+            if case is None:
+                self._release_claim(episode.id, row.id)
             raise
+        return PreparedLink(row, outcome, disposition, customer_key, identifiers, episode, write)
 
+    def abandon(self, prepared: PreparedLink) -> None:
+        """After a failed write: let the next worker create the case at once, knowing this attempt
+        may have landed (it passes ``retrying``)."""
+        if prepared.write.case is not None:
+            self._release_claim(prepared.episode.id, prepared.row.id)
+
+    def _release_claim(self, episode_id: str, inbox_id: int) -> None:
+        with self.engine.begin() as connection:
+            links.release_case_claim(
+                connection, episode_id, self.crm.name, inbox_id=inbox_id, now=self.clock.now()
+            )
+
+    def finish(self, prepared: PreparedLink, result: LinkResult, *, owner: str) -> Linked:
+        """Record what the CRM write made, mark the event linked, plan any recovery."""
+        row, outcome, episode = prepared.row, prepared.outcome, prepared.episode
+        if prepared.write.case is None:  # an append never creates the case
+            result = LinkResult(case=replace(result.case, created=False), activity=result.activity)
         finished = self.clock.now()
         with self.engine.begin() as connection:
             links.record_episode_case(connection, episode.id, result.case, finished)
@@ -164,21 +261,43 @@ class Linker:
                 row.id,
                 owner=owner,
                 now=finished,
-                customer_key=customer_key,
+                customer_key=prepared.customer_key,
                 episode_id=episode.id,
-                disposition=disposition.code,
+                disposition=prepared.disposition.code,
             )
             record_recovery_outcome(  # a plan for a failed outcome; any contact cancels earlier ones
                 connection,
                 outcome,
                 episode_id=episode.id,
-                customer_key=customer_key,
-                identifiers=identifiers,
+                customer_key=prepared.customer_key,
+                identifiers=prepared.identifiers,
                 now=finished,
             )
-        return Linked(customer_key, episode.id, disposition.code, result, recorded)
+        return Linked(prepared.customer_key, episode.id, prepared.disposition.code, result, recorded)
 
-    def _write(
+    def _write_one(self, write: BatchWrite) -> LinkResult:
+        if write.case is not None:
+            return self.crm.create_case(write.case, write.activity, retrying=write.retrying)
+        assert write.case_id is not None
+        return self.crm.append_activity(write.case_id, write.activity, retrying=write.retrying)
+
+    def _write_many(self, writes: Sequence[BatchWrite]) -> list[LinkResult | Exception]:
+        """One batch call when the CRM batches and there is more than one write; else one by one.
+        A failure of the whole batch is every write's failure."""
+        if len(writes) > 1 and self.batches:
+            try:
+                return list(self.crm.write_batch(writes))  # type: ignore[attr-defined]
+            except Exception as exc:
+                return [exc] * len(writes)
+        results: list[LinkResult | Exception] = []
+        for write in writes:
+            try:
+                results.append(self._write_one(write))
+            except Exception as exc:
+                results.append(exc)
+        return results
+
+    def _batch_write(
         self,
         row: inbox.InboxRow,
         outcome: Outcome,
@@ -189,8 +308,8 @@ class Linker:
         episode: episodes.Episode,
         case: RecordRef | None,
         claim: links.CaseClaim | None,
-    ) -> LinkResult:
-        """The CRM writes: create the case (this worker holds the claim) or append to it."""
+    ) -> BatchWrite:
+        """What to write: create the case (this worker holds the claim) or append to it."""
         if case is None and outcome.case_hint and outcome.case_hint.crm == self.crm.name:
             case = self._adopt_hint(episode.id, outcome.case_hint.id)
 
@@ -208,20 +327,16 @@ class Linker:
         )
         retrying = row.attempts > 1
         if case is None:
-            return self.crm.create_case(
-                CaseWrite(
+            return BatchWrite(
+                activity=activity,
+                case=CaseWrite(
                     key=episode.id,
                     fields={**self.mapping.case.apply(context, creating=True), **sla_fields},
                     customer=profile,
                 ),
-                activity,
                 retrying=retrying or bool(claim and claim.takeover),
             )
-        result = self.crm.append_activity(case.id, activity, retrying=retrying)
-        return LinkResult(
-            case=RecordRef(result.case.crm, result.case.object, result.case.id, False),
-            activity=result.activity,
-        )
+        return BatchWrite(activity=activity, case_id=case.id, retrying=retrying)
 
     @staticmethod
     def _record_consent(

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from hub.domain.errors import ConfigError, CrmAction, CrmError
 from hub.domain.retry import retry_delay
 from hub.ports import Clock
-from hub.services.link import CaseBeingCreated, Linker
+from hub.services.link import CaseBeingCreated, Linked, Linker
 from hub.store import inbox
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,9 @@ class Worker:
     lease: timedelta = timedelta(seconds=120)
     max_attempts: int = 10
     batch_size: int = 20
+    # After a batch that did not fill up, wait this long before claiming again, so the events of a
+    # burst gather into one batch (one CRM round trip) instead of trickling out one by one.
+    batch_window: float = 0.0
     owner: str = field(default_factory=worker_name)
     rng: random.Random = field(default_factory=random.Random)
     paused_until: datetime | None = None  # set when the CRM says its API quota is spent
@@ -48,8 +51,10 @@ class Worker:
             rows = inbox.claim_due(
                 connection, owner=self.owner, now=now, lease=self.lease, limit=self.batch_size
             )
-        for row in rows:
-            self._process(row)
+        if rows:
+            results = self.linker.link_batch(rows, owner=self.owner)
+            for row, result in zip(rows, results, strict=True):
+                self._settle(row, result)
         return len(rows)
 
     def drain(self, limit: int = 1_000_000) -> int:
@@ -70,35 +75,37 @@ class Worker:
             except Exception:
                 log.exception("worker %s: claiming failed; retrying after a pause", self.owner)
                 claimed = 0
+            if claimed >= self.batch_size:
+                continue  # more are waiting: no reason to linger
             if claimed == 0:
                 wake.wait(poll_seconds)
                 wake.clear()
+            if self.batch_window > 0:
+                stop.wait(self.batch_window)
         log.info("worker %s stopped", self.owner)
 
-    def _process(self, row: inbox.InboxRow) -> None:
-        try:
-            linked = self.linker.link(row, owner=self.owner)
-        except CaseBeingCreated as exc:  # another worker is creating the case: come back soon, for free
+    def _settle(self, row: inbox.InboxRow, result: Linked | Exception) -> None:
+        """Mark one row's outcome: linked already, or retry/dead-letter by what failed."""
+        if isinstance(result, CaseBeingCreated):  # another event is creating the case: soon, for free
             with self.engine.begin() as connection:
                 inbox.mark_retry(
                     connection,
                     row.id,
                     owner=self.owner,
-                    error=exc.describe(),
+                    error=result.describe(),
                     at=self.clock.now() + timedelta(seconds=CASE_WAIT_SECONDS),
                     count_attempt=False,
                     status="pending",
                 )
-        except CrmError as exc:
-            self._failed(row, exc.describe(), exc.action, exc.retry_after)
-        except ConfigError as exc:
-            self._failed(row, f"configuration: {exc.message}", CrmAction.FAIL_RECORD, None)
-        except Exception as exc:  # a bug or an unclassified failure: retry, visibly, then dead-letter
-            log.exception("linking %s:%s failed unexpectedly", row.source, row.event_id)
-            self._failed(row, f"unexpected {type(exc).__name__}: {exc}", CrmAction.RETRY, None)
-        else:
-            if not linked.recorded:
-                log.warning("lost the lease on %s:%s; another worker finishes it", row.source, row.event_id)
+        elif isinstance(result, CrmError):
+            self._failed(row, result.describe(), result.action, result.retry_after)
+        elif isinstance(result, ConfigError):
+            self._failed(row, f"configuration: {result.message}", CrmAction.FAIL_RECORD, None)
+        elif isinstance(result, Exception):  # a bug or unclassified failure: retry visibly, then dead-letter
+            log.error("linking %s:%s failed unexpectedly", row.source, row.event_id, exc_info=result)
+            self._failed(row, f"unexpected {type(result).__name__}: {result}", CrmAction.RETRY, None)
+        elif not result.recorded:
+            log.warning("lost the lease on %s:%s; another worker finishes it", row.source, row.event_id)
 
     def _failed(self, row: inbox.InboxRow, error: str, action: CrmAction, retry_after: float | None) -> None:
         now = self.clock.now()

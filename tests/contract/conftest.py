@@ -30,6 +30,10 @@ EXISTING_EPISODE = "ep_01JCONTRACT00000000000000"
 FIRST = "ev_" + "c1" * 16
 SECOND = "ev_" + "c2" * 16
 EXISTING_EVENT = "ev_" + "c0" * 16
+THIRD = "ev_" + "c3" * 16
+PHONE_EPISODE = "ep_01JCONTRACT00000000000002"
+THIRD_EPISODE = "ep_01JCONTRACT00000000000003"
+FOURTH = "ev_" + "c4" * 16
 
 # The recorded world's ids (what the fixture files carry).
 RECORDED = {
@@ -47,6 +51,7 @@ def load(crm: str, scenario: str) -> list[dict[str, Any]]:
 # -- what every scenario writes (the same in both worlds) ----------------------------------------------
 
 WHO = CustomerProfile(key="cus_c1", name="Ana Lima", email="ana@example.com")
+PHONE_ONLY = CustomerProfile(key="cus_c2", name="Bo Chen", phone="+14155550177")
 SF_CASE = {"Subject": "Chat · Password reset", "Origin": "Chat", "Priority": "Medium"}
 SF_CASE_INTENT = {"CTI_Hub_Intent__c": "password_reset"}
 SF_TASK = {"Status": "Completed", "CallDisposition": "Resolved in chat", "CTI_Hub_Channel__c": "chat"}

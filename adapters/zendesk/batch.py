@@ -1,0 +1,323 @@
+"""Many outcomes in a few calls: Zendesk's bulk jobs (``ZendeskCRM.write_batch``).
+
+    phase 0  POST /api/v2/users/create_or_update_many.json  phone-only requesters (3 or more), keyed
+                                                            by the hub's customer key
+             POST /api/v2/tickets/create_many.json          tickets whose requester is known
+             PUT  /api/v2/tickets/update_many.json          one update per ticket: the batch's
+                                                            outcomes for it share a private note
+             GET  /api/v2/job_statuses/show_many.json?ids=  every job of the phase, until done
+    phase 1  POST /api/v2/tickets/create_many.json          the tickets that waited for requesters
+             GET  /api/v2/job_statuses/show_many.json?ids=
+    phase n  PUT  /api/v2/tickets/update_many.json          a ticket's outcomes beyond ``PER_NOTE``
+
+Jobs hold at most 100 records. Each job's ``results`` say, record by record, what happened: a failed
+entry fails its outcome alone (``errors.from_job_result``), a failed job fails its records as
+retryable. A job still running at the deadline is left to the worker's retry, which passes
+``retrying`` and takes the single path (it looks for the ticket by external_id and for the comment's
+marker before writing), so nothing is written twice; writes already ``retrying`` take that path at
+once. A batch of fewer than three writes goes one by one: a job costs its submit and a poll.
+
+A note holding several outcomes has one section per outcome, each ending with its own marker line,
+so a retry finds each of them (``crm.has_marker``). Zendesk does not answer a comment's id in a job's
+results: a batched activity is recorded by its marker key (``ev_…``), which finds it in the ticket.
+
+Bulk user imports are off by default on a Zendesk account (403): the adapter then creates those
+requesters one by one (``users/create_or_update``) and remembers not to try again. Every requester
+it makes is remembered by customer key, so a customer's next ticket costs no user call.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from hub.domain.errors import CrmError, CrmRecordRejected, CrmRetryable
+from hub.ports import BatchWrite, CustomerProfile, LinkResult, RecordRef
+
+from .errors import CRM, from_job_result
+
+if TYPE_CHECKING:
+    from zenpy import Zenpy
+
+    from . import client
+    from .crm import ZendeskCRM
+
+BULK_LIMIT = 100
+PER_NOTE = 10  # outcomes of one batch for one ticket share a private note (each with its marker)
+BULK_FROM = 3  # fewer writes of a kind go one by one: a job costs its submit and a poll
+Requester = dict[str, Any] | CrmError  # ticket properties naming the requester, or why there is none
+# (job id or "" for none, the writes of each of its records, "create" | "update")
+Job = tuple[str, list[list[int]], str]
+DONE = frozenset({"completed", "failed", "killed"})
+
+
+@dataclass(frozen=True)
+class JobPolicy:
+    """How to follow a job: first pause, longest pause, the deadline (seconds), and the clock."""
+
+    first_pause: float = 0.5
+    longest_pause: float = 5.0
+    deadline: float = 60.0  # well inside the worker lease (120 s), so no other worker takes the rows over
+    sleep: Callable[[float], None] = time.sleep
+    monotonic: Callable[[], float] = time.monotonic
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class JobsBatch:
+    """One batch of writes: their tickets, the jobs that carry them, and each write's result."""
+
+    def __init__(
+        self,
+        crm: ZendeskCRM,
+        session: client.BoundSession,
+        zenpy: Zenpy,
+        writes: Sequence[BatchWrite],
+        *,
+        policy: JobPolicy,
+    ) -> None:
+        self.crm = crm
+        self.session = session
+        self.zenpy = zenpy
+        self.writes = writes
+        self.policy = policy
+        self.results: list[LinkResult | Exception | None] = [None] * len(writes)
+
+    def run(self) -> list[LinkResult | Exception]:
+        creates = [i for i, w in enumerate(self.writes) if w.case is not None]
+        appends = []
+        for index in (i for i, w in enumerate(self.writes) if w.case is None):
+            if str(self.writes[index].case_id).isdigit():
+                appends.append(index)
+            else:
+                self.results[index] = CrmRecordRejected(
+                    f"not a Zendesk ticket id: {self.writes[index].case_id!r}", crm=CRM, crm_code="InvalidId"
+                )
+        if len(creates) + len(appends) < BULK_FROM:  # a job costs its submit and a poll: no gain
+            for index in creates:
+                self._one(index, self._create_one)
+            for index in appends:
+                self._one(index, self._append_one)
+        else:
+            self._in_phases(creates, self._rounds(appends))
+        return [r if r is not None else CrmRetryable("left out of the batch", crm=CRM) for r in self.results]
+
+    def _in_phases(self, creates: list[int], rounds: list[list[list[int]]]) -> None:
+        """Jobs submitted together share their polls. Phase 0: the requesters' job, the tickets whose
+        requester is known, the first round of updates; phase 1: the tickets that waited for their
+        requesters, the second round; phase n: round n."""
+        requesters: dict[str, Requester] = {}
+        users_job = self._users_job(creates, requesters)
+        waiting = [i for i in creates if users_job and self._needs_requester(i, requesters)]
+        ready = [i for i in creates if i not in waiting]
+        phase = 0
+        while ready or phase < len(rounds) or (users_job and phase == 0):
+            jobs = [self._create_job(ready, requesters)] if ready else []
+            if phase < len(rounds):
+                jobs += [self._update_job(chunk) for chunk in _chunks(rounds[phase], BULK_LIMIT)]
+            extra = [users_job[0]] if users_job and phase == 0 else []
+            finished = self._wait([job_id for job_id, _, _ in jobs if job_id] + extra)
+            if users_job and phase == 0:
+                self._read_users(finished.get(users_job[0]), users_job[1], requesters)
+            for job_id, groups, action in jobs:
+                self._settle_job(job_id, finished.get(job_id), groups, action)
+            ready = waiting if phase == 0 else []
+            phase += 1
+
+    def _one(self, index: int, write: Callable[[BatchWrite], LinkResult]) -> None:
+        """A write too small to bulk: one call, its own result."""
+        try:
+            self.results[index] = write(self.writes[index])
+        except CrmRecordRejected as exc:
+            self.results[index] = exc
+
+    def _create_one(self, write: BatchWrite) -> LinkResult:
+        assert write.case is not None
+        return self.crm.create_ticket(self.zenpy, self.session, write.case, write.activity, retrying=False)
+
+    def _append_one(self, write: BatchWrite) -> LinkResult:
+        return self.crm.append_comment(self.session, int(str(write.case_id)), write.activity, retrying=False)
+
+    def _create_job(self, indexes: list[int], requesters: Mapping[str, Requester]) -> Job:
+        placed = []
+        for index in indexes:
+            requester = self._requester(index, requesters)
+            if isinstance(requester, CrmError):
+                self.results[index] = requester
+            else:
+                placed.append((index, requester))
+        if not placed:
+            return "", [], "create"
+        body = {"tickets": [self._new_ticket(index, requester) for index, requester in placed]}
+        return self._submit("POST", "/tickets/create_many.json", body), [[i] for i, _ in placed], "create"
+
+    def _update_job(self, groups: Sequence[list[int]]) -> Job:
+        body = {"tickets": [self._update(group) for group in groups]}
+        return self._submit("PUT", "/tickets/update_many.json", body), list(groups), "update"
+
+    # -- tickets -----------------------------------------------------------------------------------
+
+    def _new_ticket(self, index: int, requester: Requester) -> dict[str, Any]:
+        write = self.writes[index]
+        assert write.case is not None
+        return {**self.crm.new_ticket_body(write.case, write.activity), **requester}
+
+    def _requester(self, index: int, requesters: Mapping[str, Requester]) -> Requester:
+        case = self.writes[index].case
+        assert case is not None
+        if self.crm.requester_known(case):
+            return {}
+        return requesters.get(case.customer.key) or CrmRetryable("no requester for the ticket", crm=CRM)
+
+    def _update(self, group: list[int]) -> dict[str, Any]:
+        """One ticket's update: the group's activities in one private note, in order."""
+        case_id = int(str(self.writes[group[0]].case_id))
+        return {"id": case_id, **self.crm.update_ticket_body(*(self.writes[i].activity for i in group))}
+
+    def _rounds(self, appends: list[int]) -> list[list[list[int]]]:
+        """Appends grouped per ticket, in order, at most ``PER_NOTE`` to a note; round k holds each
+        ticket's k-th group, so a job updates a ticket once and notes stay in order."""
+        groups: dict[str, list[list[int]]] = {}
+        for index in appends:
+            ticket_groups = groups.setdefault(str(self.writes[index].case_id), [[]])
+            if len(ticket_groups[-1]) == PER_NOTE:
+                ticket_groups.append([])
+            ticket_groups[-1].append(index)
+        depth = max((len(g) for g in groups.values()), default=0)
+        return [[g[k] for g in groups.values() if k < len(g)] for k in range(depth)]
+
+    # -- requesters --------------------------------------------------------------------------------
+
+    def _needs_requester(self, index: int, requesters: Mapping[str, Requester]) -> bool:
+        case = self.writes[index].case
+        assert case is not None
+        return not self.crm.requester_known(case) and case.customer.key not in requesters
+
+    def _users_job(
+        self, creates: list[int], requesters: dict[str, Requester]
+    ) -> tuple[str, list[CustomerProfile]] | None:
+        """The requesters Zendesk cannot match by email (phone-only customers it has not seen from
+        us): one ``create_or_update_many`` job when there are several and bulk imports are on, else
+        made one by one into ``requesters`` now."""
+        wanted: dict[str, CustomerProfile] = {}
+        for index in creates:
+            case = self.writes[index].case
+            assert case is not None
+            if not self.crm.requester_known(case):
+                wanted.setdefault(case.customer.key, case.customer)
+        if not wanted:
+            return None
+        if self.crm.bulk_users and len(wanted) >= BULK_FROM:
+            customers = list(wanted.values())[:BULK_LIMIT]
+            body = {"users": [self.crm.requester_user(c) for c in customers]}
+            try:
+                return self._submit("POST", "/users/create_or_update_many.json", body), customers
+            except CrmRecordRejected as exc:
+                if exc.status != 403:
+                    raise
+                self.crm.bulk_users = False  # bulk user imports are off on this account
+        for key, customer in wanted.items():
+            try:
+                requesters[key] = self.crm.requester_for(customer, self.zenpy)
+            except CrmRecordRejected as exc:
+                requesters[key] = exc
+        return None
+
+    def _read_users(
+        self,
+        job: Mapping[str, Any] | None,
+        customers: list[CustomerProfile],
+        requesters: dict[str, Requester],
+    ) -> None:
+        if job is None or job.get("status") != "completed":
+            failure = CrmRetryable("Zendesk's requester job did not complete", crm=CRM)
+            requesters.update({c.key: failure for c in customers})
+            return
+        for position, entry in enumerate(e for e in job.get("results") or () if isinstance(e, dict)):
+            index = entry.get("index", position)
+            if not isinstance(index, int) or not 0 <= index < len(customers):
+                continue
+            key = customers[index].key
+            if entry.get("error") or entry.get("success") is False or not entry.get("id"):
+                requesters[key] = from_job_result(entry)
+            else:
+                requesters[key] = {"requester_id": int(entry["id"])}
+                self.crm.remember_requester(key, int(entry["id"]))
+
+    # -- jobs --------------------------------------------------------------------------------------
+
+    def _submit(self, method: str, path: str, body: dict[str, Any]) -> str:
+        answer = self.crm.send_json(self.session, method, path, body)
+        job = answer.get("job_status") if isinstance(answer, dict) else None
+        if not isinstance(job, dict) or not job.get("id"):
+            raise CrmRetryable(f"Zendesk answered {path} without a job_status", crm=CRM)
+        return str(job["id"])
+
+    def _wait(self, job_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Poll every job in one call (show_many) until all are done or the deadline passes."""
+        pending = list(job_ids)
+        done: dict[str, dict[str, Any]] = {}
+        pause, deadline = self.policy.first_pause, self.policy.monotonic() + self.policy.deadline
+        while pending:
+            answer = self.crm.get_json(
+                self.session, "/job_statuses/show_many.json", {"ids": ",".join(pending)}
+            )
+            for job in answer.get("job_statuses") or ():
+                if isinstance(job, dict) and job.get("id") in pending and job.get("status") in DONE:
+                    done[str(job["id"])] = job
+            pending = [j for j in pending if j not in done]
+            if not pending or self.policy.monotonic() + pause > deadline:
+                break
+            self.policy.sleep(pause)  # the worker's thread, never a web request
+            pause = min(self.policy.longest_pause, pause * 2)
+        return done
+
+    def _settle_job(
+        self, job_id: str, job: Mapping[str, Any] | None, groups: list[list[int]], action: str
+    ) -> None:
+        if not job_id:
+            return
+        if job is None or job.get("status") != "completed":
+            reason = "is still running" if job is None else f"ended {job.get('status')}"
+            reason += f": {job.get('message')}" if job and job.get("message") else ""
+            for index in (i for group in groups for i in group):
+                self.results[index] = CrmRetryable(f"Zendesk job {job_id} {reason}", crm=CRM)
+            return
+        self._read(job, groups, action)
+
+    def _read(self, job: Mapping[str, Any], groups: list[list[int]], action: str) -> None:
+        entries = [e for e in job.get("results") or () if isinstance(e, dict)]
+        for position, group in enumerate(groups):
+            entry = self._entry(entries, position, group[0], action)
+            for index in group:
+                if entry is None:
+                    self.results[index] = CrmRetryable("Zendesk's job results left this record out", crm=CRM)
+                elif entry.get("error") or entry.get("success") is False:
+                    self.results[index] = from_job_result(entry)
+                else:
+                    self.results[index] = self._linked(
+                        index, str(entry.get("id")), created=action == "create"
+                    )
+
+    def _entry(
+        self, entries: list[dict[str, Any]], position: int, index: int, action: str
+    ) -> dict[str, Any] | None:
+        """A create's result by its ``index``; an update's by position, checked against its id."""
+        if action == "create":
+            return next((e for e in entries if e.get("index") == position), None)
+        ticket = str(self.writes[index].case_id)
+        if position < len(entries) and str(entries[position].get("id")) == ticket:
+            return entries[position]
+        return next((e for e in entries if str(e.get("id")) == ticket), None)
+
+    def _linked(self, index: int, ticket_id: str, *, created: bool) -> LinkResult:
+        crm, activity = self.crm, self.writes[index].activity
+        return LinkResult(
+            case=RecordRef(CRM, crm.case_object, ticket_id, created),
+            activity=RecordRef(CRM, crm.activity_object, activity.key, True),
+        )
