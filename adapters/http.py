@@ -12,6 +12,8 @@ Neither adapter imports the other; both import this module (the independence con
     RetryPolicy    tenacity: a few quick tries inside one call for CrmRetryable failures, waiting
                    exactly Retry-After when the CRM gives one (never less), exponential backoff with
                    bounded jitter otherwise; anything longer is left to the worker's schedule
+    one_by_one     a batch's writes that go alone, stopping at the first failure that is not the
+                   record's own
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any, TypeVar
 import requests
 import tenacity
 
-from hub.domain.errors import CrmError, CrmRetryable
+from hub.domain.errors import CrmError, CrmRecordRejected, CrmRetryable
 
 T = TypeVar("T")
 
@@ -209,3 +211,26 @@ class RetryPolicy:
             with try_:
                 return attempt(try_.retry_state.attempt_number)
         raise AssertionError("unreachable: tenacity re-raises the last failure")  # pragma: no cover
+
+
+W = TypeVar("W")
+
+
+def one_by_one(writes: Collection[W], write: Callable[[W], T]) -> list[T | CrmError]:
+    """Each write alone, in order. A record's own rejection fails that record; any other failure
+    (the CRM down or rate limited, quota, auth) fails the rest too, unsent: a batch of retries during
+    an outage ends in one call, well inside the worker's lease."""
+    results: list[T | CrmError] = []
+    stopped: CrmError | None = None
+    for item in writes:
+        if stopped is not None:
+            results.append(stopped)
+            continue
+        try:
+            results.append(write(item))
+        except CrmRecordRejected as exc:
+            results.append(exc)
+        except CrmError as exc:
+            results.append(exc)
+            stopped = exc
+    return results

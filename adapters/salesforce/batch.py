@@ -4,19 +4,21 @@
               caseUpserts<n>  PATCH composite/sobjects/<Case>/<case key field>   new cases, by episode key
               caseUpdates<n>  PATCH composite/sobjects                           mapped case fields of
                                                                                  appends, one record per case
-              appendTasks<n>  PATCH composite/sobjects/<Task>/<activity key>     activities on known cases
     call 2  POST composite  (allOrNone false)
-              newTasks<n>     PATCH composite/sobjects/<Task>/<activity key>     first activities of the
-                                                                                 new cases, WhatId from call 1
+              tasks<n>        PATCH composite/sobjects/<Task>/<activity key>     every outcome whose case
+                                                                                 was written, WhatId from
+                                                                                 call 1 for new cases
 
 Each collection holds at most 200 records and a composite at most 5 collections (more records, more
 composites; each composite counts as one call against the org's quota). Collections run with
 ``allOrNone: false``, so every record gets its own result: a rejected record fails its outcome alone
-with Salesforce's errorCode, through the same ``errors.TABLE`` as a single call. A failed case
-upsert sends no task for it. A collection that fails as a whole (a subrequest answering 4xx/5xx)
-fails each of its outcomes with that error; a call that fails as a whole raises, and the worker
-retries the batch. Upserts by External ID and updates are idempotent, so a repeated batch writes
-nothing twice.
+with Salesforce's errorCode, through the same ``errors.TABLE`` as a single call. A task is sent only
+after its case was written, so no activity lands without its case, as in the single call's
+``allOrNone`` composite. A case update merged from several outcomes that is rejected fails them as
+retryable: a retry takes the single path, where only the culprit is rejected. A collection that
+fails as a whole (a subrequest answering 4xx/5xx) fails each of its outcomes with that error; a call
+that fails as a whole raises. Upserts by External ID and updates are idempotent, so a repeated batch
+writes nothing twice.
 
 Why not one call with references: ``@{caseUpserts0[3].id}`` would tie every new case's task to the
 whole collection, and one rejected case would halt the tasks of all the others.
@@ -78,15 +80,12 @@ class CollectionsBatch:
         first = [
             *self._collections("caseUpserts", crm.case_object, crm.case_key_field, self._new_cases(creates)),
             *self._collections("caseUpdates", crm.case_object, None, self._case_updates(appends)),
-            *self._collections(
-                "appendTasks", crm.activity_object, crm.activity_key_field, self._tasks(appends)
-            ),
         ]
         self._send(first, call)
-        placed = [i for i in creates if i in self.cases and self.results[i] is None]
+        # Tasks only for cases that were written (and updated): never an activity without its case.
+        placed = [i for i in creates + appends if i in self.cases and self.results[i] is None]
         self._send(
-            self._collections("newTasks", crm.activity_object, crm.activity_key_field, self._tasks(placed)),
-            call,
+            self._collections("tasks", crm.activity_object, crm.activity_key_field, self._tasks(placed)), call
         )
         for index in range(len(self.writes)):
             if self.results[index] is None:
@@ -184,13 +183,21 @@ class CollectionsBatch:
         for owners, item in zip(collection.owners, body, strict=True):
             if not isinstance(item, dict) or not item.get("success") or not item.get("id"):
                 errors = item.get("errors") if isinstance(item, dict) else None
-                self._fail(owners, from_record_errors(errors, collection.sobject))
+                failure = from_record_errors(errors, collection.sobject)
+                if len(owners) > 1 and not isinstance(failure, CrmRetryable):  # which one's value?
+                    failure = CrmRetryable(
+                        f"{failure.describe()} (a case update merged from {len(owners)} outcomes; "
+                        "each is retried alone)",
+                        crm=CRM,
+                        crm_code=failure.crm_code,
+                    )
+                self._fail(owners, failure)
                 continue
             ref = RecordRef(CRM, collection.sobject, str(item["id"]), bool(item.get("created")))
             for index in owners:
                 if collection.reference.startswith("caseUpserts"):
                     self.cases[index] = ref
-                elif collection.reference.startswith(("appendTasks", "newTasks")):
+                elif collection.reference.startswith("tasks"):
                     self.tasks[index] = ref
 
     def _fail(self, owners: list[int], failure: CrmError) -> None:

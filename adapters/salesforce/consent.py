@@ -11,9 +11,12 @@ number is looked up in the forms people and Salesforce's own UI write it (E.164,
 international, bare digits); a number stored in another form is not found, which is why the outbound
 messages (``webhooks.salesforce_outbound``) feed the same flags into the consent ledger too.
 
-``DoNotCall`` is the ``voice`` channel's flag and ``HasOptedOutOfEmail`` the ``email`` channel's; a
-flag set on any matching Contact counts. Leads and Person Accounts carry the same flags
-(``PersonDoNotCall``, ...) and reach the hub through outbound messages; they are not queried here.
+``DoNotCall`` is the ``voice`` channel's flag and ``HasOptedOutOfEmail`` the ``email`` channel's
+(``hub.domain.consent.SALESFORCE_FLAG_FIELDS``); a flag set on any matching Contact counts, and the
+ids of the Contacts read go with the answer: the hub lets a read lift only the blocks of the records
+it read, and a read that found no Contact changes nothing. Leads and Person Accounts carry the same
+flags (``PersonDoNotCall``, ...) and reach the hub through outbound messages; they are not queried
+here.
 """
 
 from __future__ import annotations
@@ -23,15 +26,14 @@ from typing import Any
 
 import phonenumbers
 
+from hub.domain.consent import SALESFORCE_FLAG_FIELDS, SALESFORCE_FLAG_SOURCE
 from hub.ports import CrmOptOuts, CustomerProfile
 
 from .crm import CONTACT_ID
-from .errors import CRM
 from .repair import soql_literal
 
-SOURCE = f"crm:{CRM}"
+SOURCE = SALESFORCE_FLAG_SOURCE  # the consent ledger's source of these flags
 SELECT = "SELECT Id, DoNotCall, HasOptedOutOfEmail FROM Contact WHERE"
-CHANNEL_FLAGS = {"voice": "DoNotCall", "email": "HasOptedOutOfEmail"}
 
 Query = Callable[[str], Any]  # SOQL -> simple-salesforce's query_all answer ({"records": [...]})
 
@@ -87,6 +89,6 @@ def read_opt_outs(query: Query, profile: CustomerProfile) -> CrmOptOuts:
                 records[str(record["Id"])] = record
     flags = {
         channel: any(record.get(name) is True for record in records.values())
-        for channel, name in CHANNEL_FLAGS.items()
+        for channel, name in SALESFORCE_FLAG_FIELDS.items()
     }
     return CrmOptOuts(source=SOURCE, flags=flags, records=tuple(sorted(records)))

@@ -52,13 +52,14 @@ from urllib.parse import quote
 
 from simple_salesforce import Salesforce
 
-from adapters.http import RetryPolicy
+from adapters.http import RetryPolicy, one_by_one
 from hub.domain.errors import (
     CrmAuthExpired,
     CrmError,
     CrmQuotaExhausted,
     CrmRecordRejected,
     CrmRetryable,
+    each_record_failure,
 )
 from hub.ports import (
     ActivityWrite,
@@ -254,7 +255,16 @@ class SalesforceCRM:
         )
 
     def write_batch(self, writes: Sequence[BatchWrite]) -> list[LinkResult | Exception]:
-        """``hub.ports.BatchingCRM``: the whole batch in two Composite calls (see ``batch``)."""
+        """``hub.ports.BatchingCRM``: first attempts in two Composite calls (see ``batch``); a write
+        being retried goes alone, so a record merged with others and rejected finds its culprit."""
+
+        results: list[LinkResult | Exception | None] = [None] * len(writes)
+        again = [index for index, write in enumerate(writes) if write.retrying]
+        alone = self.without_retries()  # retries are the worker's to schedule, not this batch's
+        done = one_by_one([writes[i] for i in again], alone._write_one)
+        for index, result in zip(again, done, strict=True):
+            results[index] = result
+        fresh = [index for index, write in enumerate(writes) if not write.retrying]
 
         def composite(subrequests: list[dict[str, Any]]) -> list[dict[str, Any]]:
             return self._call(
@@ -262,7 +272,19 @@ class SalesforceCRM:
                 retrying=True,
             )
 
-        return CollectionsBatch(self, writes).run(composite)
+        if fresh:
+            try:
+                answers = CollectionsBatch(self, [writes[i] for i in fresh]).run(composite)
+            except CrmError as exc:
+                answers = [each_record_failure(exc)] * len(fresh)
+            for index, answer in zip(fresh, answers, strict=True):
+                results[index] = answer
+        return [r for r in results if r is not None]
+
+    def _write_one(self, write: BatchWrite) -> LinkResult:
+        if write.case is not None:
+            return self.create_case(write.case, write.activity, retrying=write.retrying)
+        return self.append_activity(str(write.case_id), write.activity, retrying=write.retrying)
 
     # -- the records a write sends (shared by the single calls and the batches) --------------------
 

@@ -11,11 +11,14 @@
     phase n  PUT  /api/v2/tickets/update_many.json          a ticket's outcomes beyond ``PER_NOTE``
 
 Jobs hold at most 100 records. Each job's ``results`` say, record by record, what happened: a failed
-entry fails its outcome alone (``errors.from_job_result``), a failed job fails its records as
-retryable. A job still running at the deadline is left to the worker's retry, which passes
-``retrying`` and takes the single path (it looks for the ticket by external_id and for the comment's
-marker before writing), so nothing is written twice; writes already ``retrying`` take that path at
-once. A batch of fewer than three writes goes one by one: a job costs its submit and a poll.
+entry fails its outcome alone (``errors.from_job_result``); a rejected note merged from several
+outcomes fails them as retryable, and a retry goes alone. A failed job fails its records as
+retryable. A job still running at the batch's deadline, or whose fate a later failure hides, may
+still land: its writes fail with ``CrmWritePending``, whose ``retry_after`` (5 min) lets the job settle
+and makes the hub hold the episode's case claim; the retry passes ``retrying`` and takes the single
+path (it looks for the ticket by external_id and for the comment's marker before writing), so
+nothing is written twice. A batch of fewer than three writes goes one by one: a job costs its submit
+and a poll.
 
 A note holding several outcomes has one section per outcome, each ending with its own marker line,
 so a retry finds each of them (``crm.has_marker``). Zendesk does not answer a comment's id in a job's
@@ -33,7 +36,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from hub.domain.errors import CrmError, CrmRecordRejected, CrmRetryable
+from hub.domain.errors import CrmError, CrmRecordRejected, CrmRetryable, CrmWritePending, each_record_failure
 from hub.ports import BatchWrite, CustomerProfile, LinkResult, RecordRef
 
 from .errors import CRM, from_job_result
@@ -59,7 +62,9 @@ class JobPolicy:
 
     first_pause: float = 0.5
     longest_pause: float = 5.0
-    deadline: float = 60.0  # well inside the worker lease (120 s), so no other worker takes the rows over
+    # For the whole batch. The worker's lease (120 s) covers a link batch's waves (at most 3).
+    deadline: float = 30.0
+    pending_retry: float = 300.0  # a write whose job was still running: retried no sooner
     sleep: Callable[[float], None] = time.sleep
     monotonic: Callable[[], float] = time.monotonic
 
@@ -87,6 +92,8 @@ class JobsBatch:
         self.writes = writes
         self.policy = policy
         self.results: list[LinkResult | Exception | None] = [None] * len(writes)
+        self.deadline = policy.monotonic() + policy.deadline
+        self.submitted: set[int] = set()  # writes handed to a job: they may land whatever happens next
 
     def run(self) -> list[LinkResult | Exception]:
         creates = [i for i, w in enumerate(self.writes) if w.case is not None]
@@ -104,26 +111,42 @@ class JobsBatch:
             for index in appends:
                 self._one(index, self._append_one)
         else:
-            self._in_phases(creates, self._rounds(appends))
+            try:
+                self._in_phases(creates, self._rounds(appends))
+            except CrmError as exc:  # what a job carries may still land; the rest never left
+                for index in (i for i, r in enumerate(self.results) if r is None):
+                    self.results[index] = (
+                        self._pending(f"its job's fate is unknown ({exc.describe()})")
+                        if index in self.submitted
+                        else each_record_failure(exc)
+                    )
         return [r if r is not None else CrmRetryable("left out of the batch", crm=CRM) for r in self.results]
+
+    def _pending(self, why: str) -> CrmWritePending:
+        return CrmWritePending(
+            f"handed to Zendesk, {why}; retried after {self.policy.pending_retry:.0f} s, looking first",
+            crm=CRM,
+            retry_after=self.policy.pending_retry,
+        )
 
     def _in_phases(self, creates: list[int], rounds: list[list[list[int]]]) -> None:
         """Jobs submitted together share their polls. Phase 0: the requesters' job, the tickets whose
         requester is known, the first round of updates; phase 1: the tickets that waited for their
         requesters, the second round; phase n: round n."""
         requesters: dict[str, Requester] = {}
-        users_job = self._users_job(creates, requesters)
-        waiting = [i for i in creates if users_job and self._needs_requester(i, requesters)]
+        users_jobs = self._users_jobs(creates, requesters)
+        waiting = [i for i in creates if users_jobs and self._needs_requester(i, requesters)]
         ready = [i for i in creates if i not in waiting]
         phase = 0
-        while ready or phase < len(rounds) or (users_job and phase == 0):
-            jobs = [self._create_job(ready, requesters)] if ready else []
+        while ready or phase < len(rounds) or (users_jobs and phase == 0):
+            jobs = [self._create_job(chunk, requesters) for chunk in _chunks(ready, BULK_LIMIT)]
             if phase < len(rounds):
                 jobs += [self._update_job(chunk) for chunk in _chunks(rounds[phase], BULK_LIMIT)]
-            extra = [users_job[0]] if users_job and phase == 0 else []
+            extra = [job_id for job_id, _ in users_jobs] if phase == 0 else []
             finished = self._wait([job_id for job_id, _, _ in jobs if job_id] + extra)
-            if users_job and phase == 0:
-                self._read_users(finished.get(users_job[0]), users_job[1], requesters)
+            if phase == 0:
+                for job_id, customers in users_jobs:
+                    self._read_users(finished.get(job_id), customers, requesters)
             for job_id, groups, action in jobs:
                 self._settle_job(job_id, finished.get(job_id), groups, action)
             ready = waiting if phase == 0 else []
@@ -133,7 +156,7 @@ class JobsBatch:
         """A write too small to bulk: one call, its own result."""
         try:
             self.results[index] = write(self.writes[index])
-        except CrmRecordRejected as exc:
+        except CrmError as exc:  # this record's failure (a retry looks before it writes)
             self.results[index] = exc
 
     def _create_one(self, write: BatchWrite) -> LinkResult:
@@ -143,7 +166,7 @@ class JobsBatch:
     def _append_one(self, write: BatchWrite) -> LinkResult:
         return self.crm.append_comment(self.session, int(str(write.case_id)), write.activity, retrying=False)
 
-    def _create_job(self, indexes: list[int], requesters: Mapping[str, Requester]) -> Job:
+    def _create_job(self, indexes: Sequence[int], requesters: Mapping[str, Requester]) -> Job:
         placed = []
         for index in indexes:
             requester = self._requester(index, requesters)
@@ -154,11 +177,12 @@ class JobsBatch:
         if not placed:
             return "", [], "create"
         body = {"tickets": [self._new_ticket(index, requester) for index, requester in placed]}
-        return self._submit("POST", "/tickets/create_many.json", body), [[i] for i, _ in placed], "create"
+        groups = [[i] for i, _ in placed]
+        return self._submit("POST", "/tickets/create_many.json", body, groups), groups, "create"
 
     def _update_job(self, groups: Sequence[list[int]]) -> Job:
         body = {"tickets": [self._update(group) for group in groups]}
-        return self._submit("PUT", "/tickets/update_many.json", body), list(groups), "update"
+        return self._submit("PUT", "/tickets/update_many.json", body, groups), list(groups), "update"
 
     # -- tickets -----------------------------------------------------------------------------------
 
@@ -198,11 +222,11 @@ class JobsBatch:
         assert case is not None
         return not self.crm.requester_known(case) and case.customer.key not in requesters
 
-    def _users_job(
+    def _users_jobs(
         self, creates: list[int], requesters: dict[str, Requester]
-    ) -> tuple[str, list[CustomerProfile]] | None:
+    ) -> list[tuple[str, list[CustomerProfile]]]:
         """The requesters Zendesk cannot match by email (phone-only customers it has not seen from
-        us): one ``create_or_update_many`` job when there are several and bulk imports are on, else
+        us): ``create_or_update_many`` jobs when there are several and bulk imports are on, else
         made one by one into ``requesters`` now."""
         wanted: dict[str, CustomerProfile] = {}
         for index in creates:
@@ -211,14 +235,18 @@ class JobsBatch:
             if not self.crm.requester_known(case):
                 wanted.setdefault(case.customer.key, case.customer)
         if not wanted:
-            return None
+            return []
         if self.crm.bulk_users and len(wanted) >= BULK_FROM:
-            customers = list(wanted.values())[:BULK_LIMIT]
-            body = {"users": [self.crm.requester_user(c) for c in customers]}
+            jobs: list[tuple[str, list[CustomerProfile]]] = []
             try:
-                return self._submit("POST", "/users/create_or_update_many.json", body), customers
+                for chunk in _chunks(list(wanted.values()), BULK_LIMIT):
+                    body = {"users": [self.crm.requester_user(c) for c in chunk]}
+                    jobs.append(
+                        (self._submit("POST", "/users/create_or_update_many.json", body), list(chunk))
+                    )
+                return jobs
             except CrmRecordRejected as exc:
-                if exc.status != 403:
+                if exc.status != 403 or jobs:
                     raise
                 self.crm.bulk_users = False  # bulk user imports are off on this account
         for key, customer in wanted.items():
@@ -226,7 +254,7 @@ class JobsBatch:
                 requesters[key] = self.crm.requester_for(customer, self.zenpy)
             except CrmRecordRejected as exc:
                 requesters[key] = exc
-        return None
+        return []
 
     def _read_users(
         self,
@@ -234,25 +262,56 @@ class JobsBatch:
         customers: list[CustomerProfile],
         requesters: dict[str, Requester],
     ) -> None:
+        """Each customer's user id from the job: by each result's ``index`` when every result has
+        one; otherwise (results of updated users may lack it) by asking for the users by external
+        id, never by position: a wrong match would show one customer's ticket to another."""
         if job is None or job.get("status") != "completed":
             failure = CrmRetryable("Zendesk's requester job did not complete", crm=CRM)
             requesters.update({c.key: failure for c in customers})
             return
-        for position, entry in enumerate(e for e in job.get("results") or () if isinstance(e, dict)):
-            index = entry.get("index", position)
-            if not isinstance(index, int) or not 0 <= index < len(customers):
+        entries = [e for e in job.get("results") or () if isinstance(e, dict)]
+        if not entries or not all(isinstance(e.get("index"), int) for e in entries):
+            self._users_by_external_id(customers, requesters)
+            return
+        for entry in entries:
+            if not 0 <= entry["index"] < len(customers):
                 continue
-            key = customers[index].key
+            key = customers[entry["index"]].key
             if entry.get("error") or entry.get("success") is False or not entry.get("id"):
                 requesters[key] = from_job_result(entry)
             else:
                 requesters[key] = {"requester_id": int(entry["id"])}
                 self.crm.remember_requester(key, int(entry["id"]))
 
+    def _users_by_external_id(
+        self, customers: list[CustomerProfile], requesters: dict[str, Requester]
+    ) -> None:
+        keys = ",".join(c.key for c in customers)
+        answer = self.crm.get_json(self.session, "/users/show_many.json", {"external_ids": keys})
+        found = {
+            str(u.get("external_id")): int(u["id"])
+            for u in answer.get("users") or ()
+            if isinstance(u, dict) and u.get("id") and u.get("external_id")
+        }
+        for customer in customers:
+            if customer.key in found:
+                requesters[customer.key] = {"requester_id": found[customer.key]}
+                self.crm.remember_requester(customer.key, found[customer.key])
+            else:
+                requesters[customer.key] = CrmRetryable("Zendesk's requester job left this user out", crm=CRM)
+
     # -- jobs --------------------------------------------------------------------------------------
 
-    def _submit(self, method: str, path: str, body: dict[str, Any]) -> str:
-        answer = self.crm.send_json(self.session, method, path, body)
+    def _submit(self, method: str, path: str, body: dict[str, Any], groups: Sequence[list[int]] = ()) -> str:
+        """Start a job; from here its writes (``groups``) may land whatever happens next."""
+        carried = {i for group in groups for i in group}
+        self.submitted |= carried
+        try:
+            answer = self.crm.send_json(self.session, method, path, body)
+        except CrmError as exc:
+            if exc.status is not None:  # Zendesk answered: no job was made
+                self.submitted -= carried
+            raise
         job = answer.get("job_status") if isinstance(answer, dict) else None
         if not isinstance(job, dict) or not job.get("id"):
             raise CrmRetryable(f"Zendesk answered {path} without a job_status", crm=CRM)
@@ -262,7 +321,7 @@ class JobsBatch:
         """Poll every job in one call (show_many) until all are done or the deadline passes."""
         pending = list(job_ids)
         done: dict[str, dict[str, Any]] = {}
-        pause, deadline = self.policy.first_pause, self.policy.monotonic() + self.policy.deadline
+        pause, deadline = self.policy.first_pause, self.deadline
         while pending:
             answer = self.crm.get_json(
                 self.session, "/job_statuses/show_many.json", {"ids": ",".join(pending)}
@@ -282,9 +341,12 @@ class JobsBatch:
     ) -> None:
         if not job_id:
             return
-        if job is None or job.get("status") != "completed":
-            reason = "is still running" if job is None else f"ended {job.get('status')}"
-            reason += f": {job.get('message')}" if job and job.get("message") else ""
+        if job is None:  # still queued or running at the deadline: it may yet land
+            for index in (i for group in groups for i in group):
+                self.results[index] = self._pending(f"job {job_id} still running at the deadline")
+            return
+        if job.get("status") != "completed":
+            reason = f"ended {job.get('status')}" + (f": {job.get('message')}" if job.get("message") else "")
             for index in (i for group in groups for i in group):
                 self.results[index] = CrmRetryable(f"Zendesk job {job_id} {reason}", crm=CRM)
             return
@@ -298,7 +360,15 @@ class JobsBatch:
                 if entry is None:
                     self.results[index] = CrmRetryable("Zendesk's job results left this record out", crm=CRM)
                 elif entry.get("error") or entry.get("success") is False:
-                    self.results[index] = from_job_result(entry)
+                    failure = from_job_result(entry)
+                    if len(group) > 1 and not isinstance(failure, CrmRetryable):  # whose value was it?
+                        failure = CrmRetryable(
+                            f"{failure.describe()} (a note merged from {len(group)} outcomes; each is "
+                            "retried alone)",
+                            crm=CRM,
+                            crm_code=failure.crm_code,
+                        )
+                    self.results[index] = failure
                 else:
                     self.results[index] = self._linked(
                         index, str(entry.get("id")), created=action == "create"

@@ -53,8 +53,14 @@ import requests
 from zenpy import Zenpy
 from zenpy.lib.api_objects import User
 
-from adapters.http import RetryPolicy
-from hub.domain.errors import CrmAuthExpired, CrmError, CrmRecordRejected, CrmRetryable
+from adapters.http import RetryPolicy, one_by_one
+from hub.domain.errors import (
+    CrmAuthExpired,
+    CrmError,
+    CrmRecordRejected,
+    CrmRetryable,
+    each_record_failure,
+)
 from hub.ports import (
     ActivityWrite,
     BatchWrite,
@@ -276,23 +282,25 @@ class ZendeskCRM:
         """``hub.ports.BatchingCRM``: bulk jobs for first attempts (see ``batch``); a write that may
         have landed already (``retrying``) takes the single path, which looks before it writes."""
         results: list[LinkResult | Exception | None] = [None] * len(writes)
-        for index, write in enumerate(writes):
-            if write.retrying:
-                try:
-                    results[index] = self._write_one(write)
-                except CrmError as exc:
-                    results[index] = exc
+        again = [index for index, write in enumerate(writes) if write.retrying]
+        alone = self.without_retries()  # retries are the worker's to schedule, not this batch's
+        done = one_by_one([writes[i] for i in again], alone._write_one)
+        for index, result in zip(again, done, strict=True):
+            results[index] = result
         fresh = [index for index, write in enumerate(writes) if not write.retrying]
         if fresh:
             # No retry inside this call: a repeated create_many would make the tickets twice. The
             # worker retries the writes, with ``retrying``, through the single path.
             once = self.without_retries()
-            answers = once._call(
-                lambda zenpy, session, _r: JobsBatch(
-                    once, session, zenpy, [writes[i] for i in fresh], policy=self.job_policy
-                ).run(),
-                retrying=False,
-            )
+            try:
+                answers = once._call(
+                    lambda zenpy, session, _r: JobsBatch(
+                        once, session, zenpy, [writes[i] for i in fresh], policy=self.job_policy
+                    ).run(),
+                    retrying=False,
+                )
+            except CrmError as exc:  # before any job was submitted: nothing of these landed
+                answers = [each_record_failure(exc)] * len(fresh)
             for index, answer in zip(fresh, answers, strict=True):
                 results[index] = answer
         return [r for r in results if r is not None]

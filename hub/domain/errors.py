@@ -97,6 +97,27 @@ class CrmRetryable(CrmError):
     action = CrmAction.RETRY
 
 
+class CrmWritePending(CrmRetryable):
+    """The write was handed to the CRM and may still land (a bulk job still running, or its fate
+    unknown): retry no sooner than ``retry_after``, looking before writing, and keep the episode's
+    case claim meanwhile so no other event creates a second case."""
+
+    code = "crm_write_pending"
+
+
+def each_record_failure(exc: CrmError) -> CrmError:
+    """What a failure of a whole batch means for each of its records: the same, except that a
+    rejection of the whole request says nothing about any one record, which is retried alone."""
+    if isinstance(exc, CrmRecordRejected):
+        return CrmRetryable(
+            f"the whole batch was refused ({exc.describe()}); each write is retried alone",
+            crm=exc.crm,
+            crm_code=exc.crm_code,
+            status=exc.status,
+        )
+    return exc
+
+
 class CrmAuthExpired(CrmError):
     code = "crm_auth_expired"
     action = CrmAction.REAUTHENTICATE

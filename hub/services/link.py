@@ -31,7 +31,14 @@ from sqlalchemy import Connection, Engine
 
 from hub.domain.catalog import Catalog, Disposition, Intent
 from hub.domain.consent import OUTREACH_CHANNELS, ConsentDecision
-from hub.domain.errors import ConfigError, CrmRecordRejected, CrmRetryable
+from hub.domain.errors import (
+    ConfigError,
+    CrmError,
+    CrmRecordRejected,
+    CrmRetryable,
+    CrmWritePending,
+    each_record_failure,
+)
 from hub.domain.identity import EMAIL, PHONE, Identifier, customer_key_for
 from hub.domain.mapping import CrmMapping
 from hub.domain.outcome import Outcome, parse_timestamp
@@ -52,6 +59,8 @@ from hub.services.sla import record_outcome as record_sla_contact
 from hub.store import consent, customers, dedup, episodes, inbox, links
 
 log = logging.getLogger(__name__)
+MAX_WAVES = 3  # waves of one batch; each is a CRM batch call, and all must end inside the lease
+PENDING_HOLD_SECONDS = 300.0  # how long a write that may still land holds its case claim, at least
 
 
 def new_episode_id() -> str:
@@ -118,8 +127,8 @@ class Linker:
         prepared = self.prepare(row, owner=owner)
         try:
             result = self._write_one(prepared.write)
-        except Exception:
-            self.abandon(prepared)
+        except Exception as exc:
+            self.abandon(prepared, exc)
             raise
         return self.finish(prepared, result, owner=owner)
 
@@ -132,7 +141,7 @@ class Linker:
         """
         settled: list[Linked | Exception | None] = [None] * len(rows)
         waiting = list(enumerate(rows))
-        while waiting:  # a wave per event of the same new episode: later ones append to its case
+        for wave in range(MAX_WAVES):  # a wave per event of the same new episode: later ones append
             prepared: list[tuple[int, PreparedLink]] = []
             later: list[tuple[int, inbox.InboxRow]] = []
             for index, row in waiting:
@@ -140,7 +149,7 @@ class Linker:
                     prepared.append((index, self.prepare(row, owner=owner)))
                 except CaseBeingCreated as exc:
                     creating_here = any(p.episode.id == exc.episode_id for _, p in prepared)
-                    if creating_here:
+                    if creating_here and wave < MAX_WAVES - 1:
                         later.append((index, row))
                     else:
                         settled[index] = exc
@@ -148,13 +157,18 @@ class Linker:
                     settled[index] = exc
             written = self._write_many([p.write for _, p in prepared])
             for (index, item), result in zip(prepared, written, strict=True):
-                settled[index] = self._settle(item, result, owner)
+                settled[index] = self._finish_or_abandon(item, result, owner)
             waiting = later
+            if not waiting:
+                break
+        assert all(entry is not None for entry in settled), "every row is settled"
         return [entry for entry in settled if entry is not None]
 
-    def _settle(self, item: PreparedLink, result: LinkResult | Exception, owner: str) -> Linked | Exception:
+    def _finish_or_abandon(
+        self, item: PreparedLink, result: LinkResult | Exception, owner: str
+    ) -> Linked | Exception:
         if isinstance(result, Exception):
-            self.abandon(item)
+            self.abandon(item, result)
             return result
         try:
             return self.finish(item, result, owner=owner)
@@ -226,7 +240,7 @@ class Linker:
                 crm_code="CaseBeingCreated",
             )
         try:
-            write = self._batch_write(
+            write = self._planned_write(
                 row, outcome, disposition, intent, customer_key, identifiers, episode, case, claim
             )
         except Exception:
@@ -235,11 +249,24 @@ class Linker:
             raise
         return PreparedLink(row, outcome, disposition, customer_key, identifiers, episode, write)
 
-    def abandon(self, prepared: PreparedLink) -> None:
+    def abandon(self, prepared: PreparedLink, failure: BaseException | None = None) -> None:
         """After a failed write: let the next worker create the case at once, knowing this attempt
-        may have landed (it passes ``retrying``)."""
-        if prepared.write.case is not None:
-            self._release_claim(prepared.episode.id, prepared.row.id)
+        may have landed (it passes ``retrying``); but while the write may still land (a bulk job
+        still running), hold the claim until this event's own retry looks."""
+        if prepared.write.case is None:
+            return
+        if isinstance(failure, CrmWritePending):
+            wait = timedelta(seconds=failure.retry_after or PENDING_HOLD_SECONDS)
+            with self.engine.begin() as connection:
+                links.hold_case_claim(
+                    connection,
+                    prepared.episode.id,
+                    self.crm.name,
+                    inbox_id=prepared.row.id,
+                    until=self.clock.now() + wait + self.case_claim_ttl,
+                )
+            return
+        self._release_claim(prepared.episode.id, prepared.row.id)
 
     def _release_claim(self, episode_id: str, inbox_id: int) -> None:
         with self.engine.begin() as connection:
@@ -283,10 +310,14 @@ class Linker:
 
     def _write_many(self, writes: Sequence[BatchWrite]) -> list[LinkResult | Exception]:
         """One batch call when the CRM batches and there is more than one write; else one by one.
-        A failure of the whole batch is every write's failure."""
+
+        A failure of the whole batch is every write's failure; a rejection of the whole batch says
+        nothing about each record, so each is retried (alone: a retry takes the single path)."""
         if len(writes) > 1 and self.batches:
             try:
                 return list(self.crm.write_batch(writes))  # type: ignore[attr-defined]
+            except CrmError as exc:
+                return [each_record_failure(exc)] * len(writes)
             except Exception as exc:
                 return [exc] * len(writes)
         results: list[LinkResult | Exception] = []
@@ -297,7 +328,7 @@ class Linker:
                 results.append(exc)
         return results
 
-    def _batch_write(
+    def _planned_write(
         self,
         row: inbox.InboxRow,
         outcome: Outcome,

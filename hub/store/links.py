@@ -132,6 +132,23 @@ def release_case_claim(
     )
 
 
+def hold_case_claim(
+    connection: Connection, episode_id: str, crm: str, *, inbox_id: int, until: datetime
+) -> None:
+    """The creator's write may still land: nobody else creates the case before ``until`` (the
+    creator's own retry takes the claim over whenever it comes, as a takeover)."""
+    connection.execute(
+        update(case_claims)
+        .where(
+            case_claims.c.episode_id == episode_id,
+            case_claims.c.crm == crm,
+            case_claims.c.inbox_id == inbox_id,
+            case_claims.c.state == CREATING,
+        )
+        .values(expires_at=until)
+    )
+
+
 def master_of(connection: Connection, crm: str, case_id: str) -> str | None:
     """The master a duplicate case/ticket was linked to by ``ctihub dedup``, if any."""
     return connection.execute(

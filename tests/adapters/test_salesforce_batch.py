@@ -4,9 +4,9 @@ UpsertResult/SaveResult arrays inside a ``compositeResponse`` (see crm-facts.md 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-import pytest
 import responses
 from responses import matchers
 
@@ -32,6 +32,7 @@ crm, mapping = crm_fixture, mapping_fixture  # the Salesforce adapter tests' fix
 
 COMPOSITE = f"{INSTANCE}/services/data/v59.0/composite"
 COLLECTIONS = "/services/data/v59.0/composite/sobjects"
+SOBJECTS = "/services/data/v59.0/sobjects"
 NEW_CASE_ID = "5005g00000NeWCaSEAA1"
 NEW_TASK_ID = "00T5g00000NeWTaSKAA1"
 OTHER_EPISODE = "ep_01JAB3XKQ7T9ZC4M2N6P8R0S2W"
@@ -106,10 +107,26 @@ def collection(reference: str, path: str, records: list[dict[str, Any]]) -> dict
     }
 
 
+def ok(record_id: str, created: bool | None = None) -> dict[str, Any]:
+    answer: dict[str, Any] = {"id": record_id, "success": True, "errors": []}
+    return answer if created is None else {**answer, "created": created}
+
+
+def rejected_record(code: str, message: str, *fields: str) -> dict[str, Any]:
+    return {"success": False, "errors": [{"statusCode": code, "message": message, "fields": list(fields)}]}
+
+
+PICKLIST = (
+    "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+    "Origin: bad value for restricted picklist field: Carrier pigeon",
+)
+
+
 def test_a_batch_is_two_composite_calls_and_each_record_gets_its_own_result(
-    mocked: responses.RequestsMock,
-    crm: SalesforceCRM,
+    mocked: responses.RequestsMock, crm: SalesforceCRM
 ) -> None:
+    """Call 1 writes the cases (new ones upserted by episode key, known ones updated); call 2 the
+    tasks of the cases that were written: the rejected case gets no task."""
     pin(
         mocked,
         [
@@ -121,33 +138,22 @@ def test_a_batch_is_two_composite_calls_and_each_record_gets_its_own_result(
             collection(
                 "caseUpdates0", "", [{"attributes": {"type": "Case"}, "Id": CASE_ID, "Status": "Working"}]
             ),
-            collection("appendTasks0", "/Task/CTI_Hub_Event_Key__c", [task_record(APPENDED_EVENT, CASE_ID)]),
         ],
         composite(
-            entry(
-                "caseUpserts0",
-                [
-                    {"id": NEW_CASE_ID, "success": True, "errors": [], "created": True},
-                    {
-                        "success": False,
-                        "errors": [
-                            {
-                                "statusCode": "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
-                                "message": "Origin: bad value for restricted picklist field: Carrier pigeon",
-                                "fields": ["Origin"],
-                            }
-                        ],
-                    },
-                ],
-            ),
-            entry("caseUpdates0", [{"id": CASE_ID, "success": True, "errors": []}]),
-            entry("appendTasks0", [{"id": TASK_ID, "success": True, "errors": [], "created": True}]),
+            entry("caseUpserts0", [ok(NEW_CASE_ID, True), rejected_record(*PICKLIST, "Origin")]),
+            entry("caseUpdates0", [ok(CASE_ID)]),
         ),
     )
     pin(
         mocked,
-        [collection("newTasks0", "/Task/CTI_Hub_Event_Key__c", [task_record(EVENT, NEW_CASE_ID)])],
-        composite(entry("newTasks0", [{"id": NEW_TASK_ID, "success": True, "errors": [], "created": True}])),
+        [
+            collection(
+                "tasks0",
+                "/Task/CTI_Hub_Event_Key__c",
+                [task_record(EVENT, NEW_CASE_ID), task_record(APPENDED_EVENT, CASE_ID)],
+            )
+        ],
+        composite(entry("tasks0", [ok(NEW_TASK_ID, True), ok(TASK_ID, True)])),
     )
 
     created, rejected, appended = crm.write_batch(writes())
@@ -166,8 +172,7 @@ def test_a_batch_is_two_composite_calls_and_each_record_gets_its_own_result(
 
 
 def test_appends_to_one_case_update_it_once_with_the_later_values(
-    mocked: responses.RequestsMock,
-    crm: SalesforceCRM,
+    mocked: responses.RequestsMock, crm: SalesforceCRM
 ) -> None:
     first = BatchWrite(
         case_id=CASE_ID, activity=activity_write(case_fields={"Status": "Working", "Priority": "Low"})
@@ -175,30 +180,18 @@ def test_appends_to_one_case_update_it_once_with_the_later_values(
     later = BatchWrite(
         case_id=CASE_ID, activity=activity_write(key=APPENDED_EVENT, case_fields={"Status": "Escalated"})
     )
+    merged = {"attributes": {"type": "Case"}, "Id": CASE_ID, "Status": "Escalated", "Priority": "Low"}
+    pin(mocked, [collection("caseUpdates0", "", [merged])], composite(entry("caseUpdates0", [ok(CASE_ID)])))
     pin(
         mocked,
         [
             collection(
-                "caseUpdates0",
-                "",
-                [{"attributes": {"type": "Case"}, "Id": CASE_ID, "Status": "Escalated", "Priority": "Low"}],
-            ),
-            collection(
-                "appendTasks0",
+                "tasks0",
                 "/Task/CTI_Hub_Event_Key__c",
                 [task_record(EVENT, CASE_ID), task_record(APPENDED_EVENT, CASE_ID)],
-            ),
+            )
         ],
-        composite(
-            entry("caseUpdates0", [{"id": CASE_ID, "success": True, "errors": []}]),
-            entry(
-                "appendTasks0",
-                [
-                    {"id": TASK_ID, "success": True, "errors": [], "created": True},
-                    {"id": NEW_TASK_ID, "success": True, "errors": [], "created": False},
-                ],
-            ),
-        ),
+        composite(entry("tasks0", [ok(TASK_ID, True), ok(NEW_TASK_ID, False)])),
     )
 
     results = crm.write_batch([first, later])
@@ -206,10 +199,92 @@ def test_appends_to_one_case_update_it_once_with_the_later_values(
     assert [r.activity.id for r in results if isinstance(r, LinkResult)] == [TASK_ID, NEW_TASK_ID]
 
 
-def test_a_collection_that_fails_whole_fails_its_records_and_a_locked_row_is_retried(
-    mocked: responses.RequestsMock,
-    crm: SalesforceCRM,
+def test_a_rejected_merged_update_is_retried_alone_and_only_its_culprit_is_rejected(
+    mocked: responses.RequestsMock, crm: SalesforceCRM
 ) -> None:
+    good = BatchWrite(case_id=CASE_ID, activity=activity_write(case_fields={"Status": "Working"}))
+    bad = BatchWrite(
+        case_id=CASE_ID, activity=activity_write(key=APPENDED_EVENT, case_fields={"Origin": "Carrier pigeon"})
+    )
+    merged = {"attributes": {"type": "Case"}, "Id": CASE_ID, "Status": "Working", "Origin": "Carrier pigeon"}
+    pin(
+        mocked,
+        [collection("caseUpdates0", "", [merged])],
+        composite(entry("caseUpdates0", [rejected_record(*PICKLIST, "Origin")])),
+    )
+
+    first = crm.write_batch([good, bad])
+
+    assert [type(r).__name__ for r in first] == ["CrmRetryable", "CrmRetryable"]  # no task was sent
+    assert "each is retried alone" in str(first[0])
+
+    def single(event: str, fields: dict[str, Any], answer: dict[str, Any]) -> None:
+        mocked.add(
+            responses.POST,
+            COMPOSITE,
+            json=answer,
+            match=[
+                matchers.json_params_matcher(
+                    {
+                        "allOrNone": True,
+                        "compositeRequest": [
+                            {
+                                "method": "PATCH",
+                                "url": f"{SOBJECTS}/Case/{CASE_ID}",
+                                "referenceId": "refCase",
+                                "body": fields,
+                            },
+                            {
+                                "method": "PATCH",
+                                "url": f"{SOBJECTS}/Task/CTI_Hub_Event_Key__c/{event}",
+                                "referenceId": "refTask",
+                                "body": {
+                                    k: v
+                                    for k, v in task_record(event, CASE_ID).items()
+                                    if k not in ("attributes", "CTI_Hub_Event_Key__c")
+                                },
+                            },
+                        ],
+                    },
+                    strict_match=True,
+                )
+            ],
+        )
+
+    single(
+        EVENT,
+        {"Status": "Working"},
+        composite(entry("refCase", None, 204), entry("refTask", ok(TASK_ID, True), 201)),
+    )
+    halted = [
+        {
+            "errorCode": "PROCESSING_HALTED",
+            "message": "The transaction was rolled back since another operation in the same "
+            "transaction failed.",
+        }
+    ]
+    single(
+        APPENDED_EVENT,
+        {"Origin": "Carrier pigeon"},
+        composite(
+            entry("refCase", [{"errorCode": PICKLIST[0], "message": PICKLIST[1], "fields": ["Origin"]}], 400),
+            entry("refTask", halted, 400),
+        ),
+    )
+
+    again = crm.write_batch([BatchWrite(w.activity, w.case, w.case_id, retrying=True) for w in (good, bad)])
+
+    assert isinstance(again[0], LinkResult)
+    assert isinstance(again[1], CrmRecordRejected) and again[1].crm_code == PICKLIST[0]
+
+
+def test_a_collection_that_fails_whole_fails_its_records_and_a_locked_row_is_retried(
+    mocked: responses.RequestsMock, crm: SalesforceCRM
+) -> None:
+    invalid = [
+        {"message": "No such column 'CTI_Hub_Key__c' on sobject of type Case", "errorCode": "INVALID_FIELD"}
+    ]
+    locked = rejected_record("UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record")
     pin(
         mocked,
         [
@@ -217,36 +292,8 @@ def test_a_collection_that_fails_whole_fails_its_records_and_a_locked_row_is_ret
             collection(
                 "caseUpdates0", "", [{"attributes": {"type": "Case"}, "Id": CASE_ID, "Status": "Working"}]
             ),
-            collection("appendTasks0", "/Task/CTI_Hub_Event_Key__c", [task_record(APPENDED_EVENT, CASE_ID)]),
         ],
-        composite(
-            entry(
-                "caseUpserts0",
-                [
-                    {
-                        "message": "No such column 'CTI_Hub_Key__c' on sobject of type Case",
-                        "errorCode": "INVALID_FIELD",
-                    }
-                ],
-                400,
-            ),
-            entry(
-                "caseUpdates0",
-                [
-                    {
-                        "success": False,
-                        "errors": [
-                            {
-                                "statusCode": "UNABLE_TO_LOCK_ROW",
-                                "message": "unable to obtain exclusive access to this record",
-                                "fields": [],
-                            }
-                        ],
-                    }
-                ],
-            ),
-            entry("appendTasks0", [{"id": TASK_ID, "success": True, "errors": [], "created": True}]),
-        ),
+        composite(entry("caseUpserts0", invalid, 400), entry("caseUpdates0", [locked])),
     )
 
     new, appended = crm.write_batch(
@@ -261,40 +308,28 @@ def test_a_collection_that_fails_whole_fails_its_records_and_a_locked_row_is_ret
     assert len(mocked.calls) == 1  # no task for a case that was not written
 
 
-@pytest.mark.parametrize("records", [250])
-def test_more_than_200_records_split_into_collections_of_200(
-    mocked: responses.RequestsMock,
-    crm: SalesforceCRM,
-    records: int,
+def test_more_than_200_records_split_into_collections_of_200_in_order(
+    mocked: responses.RequestsMock, crm: SalesforceCRM
 ) -> None:
     def answer(request: Any) -> tuple[int, dict[str, str], str]:
-        import json
-
         subrequests = json.loads(request.body)["compositeRequest"]
         assert [len(s["body"]["records"]) for s in subrequests] == [200, 50]
-        return (
-            200,
-            {},
-            json.dumps(
-                composite(
-                    *(
-                        entry(
-                            s["referenceId"],
-                            [{"id": TASK_ID, "success": True, "errors": [], "created": True}]
-                            * len(s["body"]["records"]),
-                        )
-                        for s in subrequests
-                    )
-                )
-            ),
-        )
+        entries = [
+            entry(
+                s["referenceId"], [ok(f"00T{r['CTI_Hub_Event_Key__c']}", True) for r in s["body"]["records"]]
+            )
+            for s in subrequests
+        ]
+        return 200, {}, json.dumps(composite(*entries))
 
     mocked.add_callback(responses.POST, COMPOSITE, callback=answer)
     batch = [
         BatchWrite(case_id=CASE_ID, activity=ActivityWrite(key=f"ev_{n:04d}", body="x", customer=CUSTOMER))
-        for n in range(records)
+        for n in range(250)
     ]
 
     results = crm.write_batch(batch)
 
-    assert all(isinstance(r, LinkResult) for r in results) and len(results) == records
+    assert [r.activity.id for r in results if isinstance(r, LinkResult)] == [
+        f"00Tev_{n:04d}" for n in range(250)
+    ]

@@ -15,7 +15,7 @@ from responses import matchers
 from adapters.zendesk import ZendeskCRM
 from adapters.zendesk.batch import JobPolicy
 from adapters.zendesk.crm import comment_body
-from hub.domain.errors import CrmRecordRejected, CrmRetryable
+from hub.domain.errors import CrmRecordRejected, CrmRetryable, CrmWritePending
 from hub.ports import BatchWrite, CaseWrite, CustomerProfile, LinkResult, RecordRef
 from tests.adapters.conftest import FakeTime
 from tests.adapters.test_zendesk import (
@@ -257,12 +257,14 @@ def test_a_failed_record_fails_alone_and_a_job_past_its_deadline_is_left_to_the_
     results = fake_time_crm.write_batch(writes)
 
     assert [type(r).__name__ for r in results] == ["LinkResult", "CrmRecordRejected", "LinkResult"] + [
-        "CrmRetryable"
+        "CrmWritePending"
     ] * 3
     rejected, late = results[1], results[3]
     assert isinstance(rejected, CrmRecordRejected) and rejected.crm_code == "RecordInvalid"
     assert "Priority: is invalid" in rejected.message
-    assert isinstance(late, CrmRetryable) and "still running" in late.message
+    # The update may still land: retried only after the job has surely settled, looking first.
+    assert isinstance(late, CrmWritePending) and "still running" in late.message
+    assert late.retry_after == 300.0
     assert fake_time.waits == [0.5, 1.0]  # then the next pause would pass the 3 s deadline
 
 
@@ -386,3 +388,135 @@ def test_outcomes_for_one_ticket_share_one_note_and_a_retry_finds_each_marker_in
 
     assert [r.activity.id for r in results if isinstance(r, LinkResult)] == [event(n) for n in (1, 2, 3)]
     assert again.activity == RecordRef("zendesk", "comment", "77", False)  # found, nothing written again
+
+
+def test_a_failure_after_a_job_was_submitted_leaves_its_writes_pending_and_the_rest_retryable(
+    mocked: responses.RequestsMock, fake_time_crm: ZendeskCRM
+) -> None:
+    known = customer(external_ids={"zendesk_user": str(USER_ID)})
+    pin_job(
+        mocked,
+        responses.POST,
+        "/tickets/create_many.json",
+        {"tickets": [new_ticket(n, USER_ID) for n in (1, 2, 3)]},
+        "V3-create",
+    )
+    mocked.add(
+        responses.PUT,
+        f"{API}/tickets/update_many.json",
+        status=503,
+        json={"error": "ServiceUnavailable", "description": "Down for maintenance"},
+    )
+    writes = [new_case(n, known) for n in (1, 2, 3)] + [append(n, OTHER_TICKETS[n - 4]) for n in (4, 5, 6)]
+
+    results = fake_time_crm.write_batch(writes)
+
+    assert [type(r).__name__ for r in results] == ["CrmWritePending"] * 3 + ["CrmRetryable"] * 3
+    assert not any(isinstance(r, CrmWritePending) for r in results[3:])  # never sent: retried at once
+
+
+def test_more_than_100_new_tickets_are_two_jobs_polled_together(
+    mocked: responses.RequestsMock, fake_time_crm: ZendeskCRM
+) -> None:
+    known = customer(external_ids={"zendesk_user": str(USER_ID)})
+    numbers = list(range(1, 121))
+    pin_job(
+        mocked,
+        responses.POST,
+        "/tickets/create_many.json",
+        {"tickets": [new_ticket(n, USER_ID) for n in numbers[:100]]},
+        "V3-a",
+    )
+    pin_job(
+        mocked,
+        responses.POST,
+        "/tickets/create_many.json",
+        {"tickets": [new_ticket(n, USER_ID) for n in numbers[100:]]},
+        "V3-b",
+    )
+    pin_poll(
+        mocked,
+        "V3-a,V3-b",
+        job("V3-a", [created(i, 5000 + i) for i in range(100)]),
+        job("V3-b", [created(i, 5100 + i) for i in range(20)]),
+    )
+
+    results = fake_time_crm.write_batch([new_case(n, known) for n in numbers])
+
+    assert [r.case.id for r in results if isinstance(r, LinkResult)] == [str(5000 + i) for i in range(120)]
+
+
+def test_a_rejected_note_merged_from_several_outcomes_is_retried_alone(
+    mocked: responses.RequestsMock, fake_time_crm: ZendeskCRM
+) -> None:
+    note = "\n\n".join(comment_body(BODY, event(n)) for n in (1, 2, 3))
+    pin_job(
+        mocked,
+        responses.PUT,
+        "/tickets/update_many.json",
+        {"tickets": [{**ticket_update(3, TICKET_ID), "comment": {"body": note, "public": False}}]},
+        "V3-update",
+    )
+    failed = {"action": "update", "id": TICKET_ID, "success": False, "error": "RecordInvalid", "details": "x"}
+    pin_poll(mocked, "V3-update", job("V3-update", [failed]))
+
+    results = fake_time_crm.write_batch([append(n, TICKET_ID) for n in (1, 2, 3)])
+
+    assert all(isinstance(r, CrmRetryable) and "retried alone" in str(r) for r in results)
+
+
+def test_requesters_without_an_index_in_the_results_are_matched_by_external_id_never_by_position(
+    mocked: responses.RequestsMock, fake_time_crm: ZendeskCRM
+) -> None:
+    pin_job(
+        mocked,
+        responses.POST,
+        "/users/create_or_update_many.json",
+        {"users": [user(n) for n in (1, 2, 3)]},
+        "V3-users",
+    )
+    # Updated users come back without ``index``, and here in another order.
+    shuffled = [
+        {"id": NEW_USER_IDS[i], "action": "update", "status": "Updated", "success": True} for i in (2, 0, 1)
+    ]
+    pin_poll(mocked, "V3-users", job("V3-users", shuffled))
+    mocked.add(
+        responses.GET,
+        f"{API}/users/show_many.json",
+        json={
+            "users": [
+                {"id": NEW_USER_IDS[n - 1], "external_id": f"cus_{n}", "name": f"Customer {n}"}
+                for n in (3, 1, 2)
+            ]
+        },
+        match=[matchers.query_param_matcher({"external_ids": "cus_1,cus_2,cus_3"})],
+    )
+    pin_job(
+        mocked,
+        responses.POST,
+        "/tickets/create_many.json",
+        {"tickets": [new_ticket(n, NEW_USER_IDS[n - 1]) for n in (1, 2, 3)]},
+        "V3-create",
+    )
+    pin_poll(mocked, "V3-create", job("V3-create", [created(i, NEW_TICKETS[i]) for i in range(3)]))
+
+    results = fake_time_crm.write_batch([new_case(n) for n in (1, 2, 3)])
+
+    assert all(isinstance(r, LinkResult) for r in results)
+
+
+def test_retries_during_an_outage_stop_at_the_first_failure_and_never_wait_in_the_call(
+    mocked: responses.RequestsMock, fake_time_crm: ZendeskCRM
+) -> None:
+    mocked.add(
+        responses.GET,
+        f"{API}/tickets/{TICKET_ID}/comments.json",
+        status=503,
+        json={"error": "ServiceUnavailable", "description": "Down for maintenance"},
+    )
+    retries = [BatchWrite(**{**vars(append(n, TICKET_ID)), "retrying": True}) for n in (1, 2, 3)]
+
+    results = fake_time_crm.write_batch(retries)
+
+    assert all(isinstance(r, CrmRetryable) and r.status == 503 for r in results)
+    assert len(mocked.calls) == 1  # the other two were never sent

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from hub.domain.errors import CrmQuotaExhausted, CrmRecordRejected, CrmRetryable
+from hub.domain.errors import CrmQuotaExhausted, CrmRecordRejected, CrmRetryable, CrmWritePending
 from hub.store.tables import inbox
 
 
@@ -258,3 +258,27 @@ def test_the_hub_schedules_every_areas_tick(hub):
         "sla_clocks",
         "recovery",
     }
+
+
+def test_a_write_that_may_still_land_keeps_the_case_claim_until_its_own_retry_looks(
+    post, hub, fake_crm, clock
+):
+    """A bulk job still running at the deadline (CrmWritePending): no other event of the episode may
+    create a second case meanwhile; the event's own retry, after retry_after, takes the claim."""
+    fake_crm.fail_next.append(CrmWritePending("job still running", crm="zendesk", retry_after=300))
+    post(event_id="a", customer={"phone": "(415) 555-0100"})
+    post(event_id="b", customer={"phone": "(415) 555-0100"})
+    worker = hub.new_worker()
+
+    worker.drain()
+    assert status(post, "a")["status"] == "failed"
+    assert "being created" in status(post, "b")["last_error"]
+    for _ in range(10):  # b keeps waiting for a's claim; it never creates a case of its own
+        clock.advance(seconds=25)
+        worker.drain()
+        assert fake_crm.cases == {}
+    clock.advance(seconds=60)  # past a's retry_after: a looks (retrying), creates, b appends
+    worker.drain()
+    assert [status(post, e)["status"] for e in "ab"] == ["linked", "linked"]
+    [case] = fake_crm.cases.values()
+    assert len(fake_crm.activities_on(case["id"])) == 2
