@@ -47,7 +47,7 @@ from hub.domain.sla import (
     overall_status,
 )
 from hub.ports import CRM, ActivityWrite, Clock
-from hub.store import links
+from hub.store import episodes, links
 from hub.store import sla as store
 from hub.store.sla import FieldWrite
 
@@ -289,76 +289,147 @@ class SlaService:
                 actions = store.claim_actions(connection, now, lease, self.settings.batch)
             for action in actions:
                 report.written += self._perform(action, now)
-            report.synced = self.sync_fields(now)
+            report.synced = self.sync_fields()
         if report.recorded or report.written or report.synced:
             log.info("sla tick: %s", report)
         return report
 
-    def sync_fields(self, now: datetime) -> int:
+    def sync_fields(self) -> int:
         """Write the SLA fields of each case whose clocks changed since they were last written.
 
-        Claimed like actions (safe across scheduler processes); never raises: whatever fails is
-        tried again by a later tick, at the latest when its claim runs out. Returns the writes made.
+        Safe across scheduler processes: each row is claimed on its own, with a lease counted from
+        the clock at that moment (up to ``batch`` CRM calls run one after another, so a lease counted
+        from the tick's start would run out before its turn), under a token of its own; the claim is
+        checked and extended right before its write, and only its holder finishes or retries it.
+        Never raises. A failure of any kind counts as an attempt and is retried with backoff, until
+        ``max_attempts``: then the change is given up, logged and noted. Returns the writes made.
         """
         if self.crm is None:
             return 0
-        until = now + timedelta(seconds=self.settings.action_lease_seconds)
-        try:
-            with self.engine.begin() as connection:
-                claimed = store.claim_field_writes(connection, self.crm.name, now, until, self.settings.batch)
-        except Exception:
-            log.exception("sla field sync: could not claim the fields to write")
-            return 0
         written = 0
-        for claim in claimed:
+        for _ in range(self.settings.batch):
+            claim = self._claim_field_write(self.crm.name)
+            if claim is None:
+                break
             try:
-                written += self._sync_one(claim, now)
-            except Exception:  # the claim runs out and a later tick tries again
-                log.exception("sla fields of episode %s not written", claim.episode_id)
+                written += self._sync_one(claim)
+            except Exception as exc:
+                self._field_write_failed(claim, exc)
         return written
 
     # -- inside -----------------------------------------------------------------------------------
 
-    def _sync_one(self, claim: FieldWrite, now: datetime) -> int:
+    def _claim_field_write(self, crm: str) -> FieldWrite | None:
+        """The next change to write, claimed now for one lease; None when there is none (or no database)."""
+        now = self.clock.now()
+        until = now + timedelta(seconds=self.settings.action_lease_seconds)
+        try:
+            with self.engine.begin() as connection:
+                claimed = store.claim_field_writes(connection, crm, now, until, 1)
+        except Exception:
+            log.exception("sla field sync: could not claim the fields to write")
+            return None
+        return claimed[0] if claimed else None
+
+    def _sync_one(self, claim: FieldWrite) -> int:
         """One ``update_case`` for one claimed episode; 1 when written."""
         assert self.crm is not None
+        now = self.clock.now()
         with self.engine.begin() as connection:
             case = links.episode_case(connection, claim.episode_id, claim.crm)
             if case is None:
-                retry_at = now + timedelta(seconds=self.settings.missing_case_retry_seconds)
-                note = f"no {claim.crm} case linked yet"
-                store.retry_field_write(connection, claim, retry_at, note, counted=False)
+                self._no_case_yet(connection, claim, now)
                 return 0
             fields = self.fields_for(self.refresh(connection, claim.episode_id, now), claim.crm)
-            text = store.canonical(fields)
-            if not fields or text == store.written_fields(connection, claim.episode_id, claim.crm):
-                store.finish_field_write(connection, claim, now, note=None if fields else "no SLA fields")
+            if not fields:  # the refresh recorded that nothing is wanted
+                store.finish_field_write(connection, claim, now, note="no SLA fields")
                 return 0
+            text = store.canonical(fields)
+            now = self.clock.now()
+            until = now + timedelta(seconds=self.settings.action_lease_seconds)
+            held = store.hold_field_write(connection, claim, now, until, text)
+            if held == store.ALREADY_WRITTEN:
+                store.finish_field_write(connection, claim, now)
+                return 0
+        if held == store.LOST:
+            log.info(
+                "sla fields of episode %s not written: the claim ran out first, its next holder writes them",
+                claim.episode_id,
+            )
+            return 0
         try:
             self.crm.update_case(case.id, fields, key=field_write_key(claim.episode_id, text))
         except CrmError as exc:
-            self._field_write_failed(claim, now, exc)
+            self._field_write_failed(claim, exc)
             return 0
         with self.engine.begin() as connection:
-            store.finish_field_write(connection, claim, now, fields=text, case_id=case.id)
+            ours = store.finish_field_write(connection, claim, self.clock.now(), fields=text, case_id=case.id)
+        if not ours:  # recorded all the same: a later holder sees them written and does not repeat them
+            log.warning(
+                "sla fields of episode %s written after the claim ran out (CTIHUB_SLA_ACTION_LEASE_SECONDS)",
+                claim.episode_id,
+            )
         return 1
 
-    def _field_write_failed(self, claim: FieldWrite, now: datetime, exc: CrmError) -> None:
-        with self.engine.begin() as connection:
-            if claim.attempts >= self.settings.max_attempts:
-                store.finish_field_write(connection, claim, now, note=f"gave up: {exc}")
-            else:
-                delay = retry_delay(claim.attempts, retry_after=exc.retry_after)
-                store.retry_field_write(connection, claim, now + timedelta(seconds=delay), str(exc))
-        log.warning("sla fields of episode %s not written: %s", claim.episode_id, exc)
+    def _no_case_yet(self, connection: Connection, claim: FieldWrite, now: datetime) -> None:
+        """Try again later while the episode may still get its case; give up once it cannot.
+
+        A case linked after that is written by the link path itself (``case_fields``).
+        """
+        episode = episodes.get_episode(connection, claim.episode_id)
+        if episode is None:
+            why = "the episode is gone"
+        elif episode.status != "open":
+            why = "the episode is closed"
+        elif episode.closes_at <= now:
+            why = "the episode's window has passed"
+        else:
+            retry_at = now + timedelta(seconds=self.settings.missing_case_retry_seconds)
+            note = f"no {claim.crm} case linked yet"
+            store.retry_field_write(connection, claim, retry_at, note, counted=False)
+            return
+        note = f"gave up: no {claim.crm} case linked and {why}"
+        if store.finish_field_write(connection, claim, now, note=note):
+            log.warning("sla fields of episode %s %s", claim.episode_id, note)
+
+    def _field_write_failed(self, claim: FieldWrite, exc: Exception) -> None:
+        """Count the failed attempt: retry with backoff, or give up after the last one. Only the
+        claim's holder does either; when even that fails, the claim runs out and a later tick retries."""
+        crm_error = isinstance(exc, CrmError)
+        reason = str(exc) if crm_error else f"{type(exc).__name__}: {exc}"
+        give_up = claim.attempts >= self.settings.max_attempts
+        now = self.clock.now()
+        try:
+            with self.engine.begin() as connection:
+                if give_up:
+                    ours = store.finish_field_write(connection, claim, now, note=f"gave up: {reason}")
+                else:
+                    retry_after = exc.retry_after if isinstance(exc, CrmError) else None
+                    delay = retry_delay(claim.attempts, retry_after=retry_after)
+                    ours = store.retry_field_write(connection, claim, now + timedelta(seconds=delay), reason)
+        except Exception:
+            log.exception("sla fields of episode %s: could not record the failure", claim.episode_id)
+            ours = False
+        if give_up and ours:
+            log.error(
+                "sla fields of episode %s given up after %d attempts: %s",
+                claim.episode_id,
+                claim.attempts,
+                reason,
+                exc_info=None if crm_error else exc,
+            )
+        elif crm_error:
+            log.warning("sla fields of episode %s not written: %s", claim.episode_id, reason)
+        else:
+            log.error("sla fields of episode %s not written: %s", claim.episode_id, reason, exc_info=exc)
 
     def _want(self, connection: Connection, derived: EpisodeSla, now: datetime) -> None:
-        """Record what the case's SLA fields should say, as of this derivation."""
+        """Record what the case's SLA fields should say, as of this derivation: nothing, too, when
+        nothing is mapped any more (so a mapping restored with the value wanted before is written)."""
         if self.crm is None:
             return
         fields = self.fields_for(derived, self.crm.name)
-        if fields:
-            store.want_fields(connection, derived.episode_id, self.crm.name, store.canonical(fields), now)
+        store.want_fields(connection, derived.episode_id, self.crm.name, store.canonical(fields), now)
 
     def _derive(self, connection: Connection, episode_id: str, now: datetime, *, persist: bool) -> EpisodeSla:
         own = self._matched(connection, episode_id, now, persist=persist)

@@ -4,6 +4,7 @@ each case's mapped SLA fields should say and last said."""
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -305,6 +306,8 @@ def episode_actions(connection: Connection, episode_id: str) -> list[dict[str, A
 # --- the case's mapped SLA fields ----------------------------------------------------------------
 
 LINK, ACTION, SYNC = "link", "action", "sync"  # who wrote the fields (sla_field_writes.written_by)
+NO_FIELDS = "{}"  # ``wanted`` when the derivation maps to no fields (no mapping, no clocks)
+HELD, LOST, ALREADY_WRITTEN = "held", "lost", "already written"  # what ``hold_field_write`` found
 
 
 @dataclass(frozen=True)
@@ -314,6 +317,7 @@ class FieldWrite:
     episode_id: str
     crm: str
     attempts: int  # counting this one
+    owner: str  # this claim's token (``claimed_by``): only its holder writes, finishes or retries
 
 
 def canonical(fields: Mapping[str, Any]) -> str:
@@ -325,9 +329,24 @@ def _field_row(episode_id: str, crm: str) -> Any:
     return and_(sla_field_writes.c.episode_id == episode_id, sla_field_writes.c.crm == crm)
 
 
+def _held(claim: FieldWrite) -> Any:
+    return and_(_field_row(claim.episode_id, claim.crm), sla_field_writes.c.claimed_by == claim.owner)
+
+
 def want_fields(connection: Connection, episode_id: str, crm: str, fields: str, now: datetime) -> None:
-    """What the case's fields should say now (canonical JSON); pending when not what was written."""
+    """What the case's fields should say now (canonical JSON); pending when not what was written.
+
+    ``NO_FIELDS`` (nothing mapped) is recorded too, on a row that exists, and is never pending: a
+    mapping restored later with the value wanted before is then a change, and written.
+    """
     table = sla_field_writes
+    if fields == NO_FIELDS:
+        connection.execute(
+            update(table)
+            .where(and_(_field_row(episode_id, crm), table.c.wanted != NO_FIELDS))
+            .values(wanted=NO_FIELDS, wanted_at=now, pending=False)
+        )
+        return
     current = connection.execute(select(table.c.wanted).where(_field_row(episode_id, crm))).first()
     if current is not None and current.wanted == fields:
         return  # the common case: a refresh that changed nothing the fields show
@@ -356,7 +375,8 @@ def fields_written(
 ) -> None:
     """What the case's fields say now, written by the link path, an action or the sync.
 
-    Leaves any claim alone: only the sync that holds it releases it (``finish_field_write``).
+    Leaves any claim alone: only the sync that holds it releases it (``finish_field_write``). A
+    holder about to write the same values sees them here and does not (``hold_field_write``).
     """
     table = sla_field_writes
     values: dict[str, Any] = {
@@ -385,6 +405,14 @@ def written_fields(connection: Connection, episode_id: str, crm: str) -> str | N
     return connection.execute(select(sla_field_writes.c.written).where(_field_row(episode_id, crm))).scalar()
 
 
+def _differs() -> Any:
+    """``pending`` as SQL: fields are wanted, and they are not what was last written."""
+    table = sla_field_writes
+    return and_(
+        table.c.wanted != NO_FIELDS, or_(table.c.written.is_(None), table.c.written != table.c.wanted)
+    )
+
+
 def _field_write_due(now: datetime) -> Any:
     table = sla_field_writes
     return and_(
@@ -397,7 +425,8 @@ def _field_write_due(now: datetime) -> Any:
 def claim_field_writes(
     connection: Connection, crm: str, now: datetime, until: datetime, limit: int
 ) -> list[FieldWrite]:
-    """Pending rows whose time has come and that no one holds; each claimed row is ours alone.
+    """Pending rows whose time has come and that no one holds; each claimed row is ours alone, under
+    a token of its own, until ``until`` (or until another claim takes it over after that).
 
     An episode with a warning or breach still to write waits for it: that write carries the fields.
     """
@@ -413,17 +442,49 @@ def claim_field_writes(
     ).all()
     claimed = []
     for (episode_id,) in candidates:
+        owner = uuid.uuid4().hex
         result = connection.execute(
             update(table)
             .where(and_(_field_row(episode_id, crm), _field_write_due(now)))
-            .values(claimed_until=until, attempts=table.c.attempts + 1)
+            .values(claimed_until=until, claimed_by=owner, attempts=table.c.attempts + 1)
         )
         if result.rowcount == 1:
             attempts = connection.execute(
                 select(table.c.attempts).where(_field_row(episode_id, crm))
             ).scalar_one()
-            claimed.append(FieldWrite(episode_id, crm, attempts))
+            claimed.append(FieldWrite(episode_id, crm, attempts, owner))
     return claimed
+
+
+def hold_field_write(
+    connection: Connection, claim: FieldWrite, now: datetime, until: datetime, fields: str
+) -> str:
+    """Right before writing ``fields``: is the claim still ours, and are they still to be written?
+
+    ``HELD``: yes, and the claim now runs until ``until``; ``LOST``: it ran out (or another claim took
+    it over), leave the row alone; ``ALREADY_WRITTEN``: the case says them already (another writer).
+    One conditional UPDATE, so no other claim can slip in between the check and the extension.
+    """
+    table = sla_field_writes
+    result = connection.execute(
+        update(table)
+        .where(
+            and_(
+                _held(claim),
+                table.c.claimed_until >= now,
+                or_(table.c.written.is_(None), table.c.written != fields),
+            )
+        )
+        .values(claimed_until=until)
+    )
+    if result.rowcount == 1:
+        return HELD
+    row = connection.execute(
+        select(table.c.claimed_by, table.c.claimed_until).where(_field_row(claim.episode_id, claim.crm))
+    ).first()
+    if row is None or row.claimed_by != claim.owner or row.claimed_until is None or row.claimed_until < now:
+        return LOST
+    return ALREADY_WRITTEN
 
 
 def finish_field_write(
@@ -434,37 +495,46 @@ def finish_field_write(
     fields: str | None = None,
     case_id: str | None = None,
     note: str | None = None,
-) -> None:
+) -> bool:
     """Release the claim; ``fields``: what was written. Without them and with a ``note``, the change
-    is given up (a later change is tried again)."""
+    is given up (a later change is tried again).
+
+    What was written is recorded even when the claim was lost meanwhile (the case says it now, and a
+    later holder must not write it again); the claim is released only by its holder. False when
+    the claim was no longer ours.
+    """
     if fields is not None:
         fields_written(connection, claim.episode_id, claim.crm, fields, now, by=SYNC, case_id=case_id)
+    table = sla_field_writes
     values: dict[str, Any] = {
         "claimed_until": None,
+        "claimed_by": None,
         "attempts": 0,
         "next_attempt_at": None,
-        "last_error": note,
+        "last_error": None if note is None else note[:2000],
+        # given up, or still pending only when what is wanted is not what the case says
+        "pending": False if note is not None else _differs(),
     }
-    if note is not None:
-        values["pending"] = False
-    connection.execute(
-        update(sla_field_writes).where(_field_row(claim.episode_id, claim.crm)).values(**values)
-    )
+    return connection.execute(update(table).where(_held(claim)).values(**values)).rowcount == 1
 
 
 def retry_field_write(
     connection: Connection, claim: FieldWrite, next_attempt_at: datetime, error: str, *, counted: bool = True
-) -> None:
-    """Release the claim until ``next_attempt_at``; ``counted=False`` gives the attempt back."""
+) -> bool:
+    """Release the claim until ``next_attempt_at``; ``counted=False`` gives the attempt back.
+
+    Only by its holder: False (and nothing changed) when the claim was no longer ours.
+    """
     table = sla_field_writes
     values: dict[str, Any] = {
         "claimed_until": None,
+        "claimed_by": None,
         "next_attempt_at": next_attempt_at,
         "last_error": error[:2000],
     }
     if not counted:
         values["attempts"] = table.c.attempts - 1
-    connection.execute(update(table).where(_field_row(claim.episode_id, claim.crm)).values(**values))
+    return connection.execute(update(table).where(_held(claim)).values(**values)).rowcount == 1
 
 
 def field_write(connection: Connection, episode_id: str, crm: str) -> dict[str, Any] | None:

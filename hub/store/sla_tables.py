@@ -88,7 +88,8 @@ sla_actions = Table(
 # The mapped SLA fields (due time, status) of each episode's case/ticket: what they should say
 # (``wanted``, from the latest derivation) and what was last written there (by the link path, a
 # warning/breach action, or the field sync), so a change reaches the CRM once. ``pending`` is
-# wanted != written; a field sync claims pending rows like actions (``claimed_until``).
+# wanted != written; a field sync claims pending rows like actions (``claimed_until``), under a token
+# of its own (``claimed_by``): only the holder writes, finishes or retries the change.
 sla_field_writes = Table(
     "sla_field_writes",
     metadata,
@@ -105,6 +106,7 @@ sla_field_writes = Table(
     Column("claimed_until", UTCDateTime()),
     Column("next_attempt_at", UTCDateTime()),
     Column("last_error", Text),
+    Column("claimed_by", String(64)),  # the claim's token (one per claim); NULL: not claimed
     PrimaryKeyConstraint("episode_id", "crm"),
     Index("ix_sla_field_writes_pending", "pending", "next_attempt_at"),
 )

@@ -208,7 +208,7 @@ def test_two_schedulers_write_each_change_once(engine, shipped_sla, sla_clock):
     assert crm.other.tick().synced == 0
 
 
-def test_an_unexpected_error_never_leaves_the_tick_and_is_retried_when_the_claim_runs_out(
+def test_an_unexpected_error_never_leaves_the_tick_and_is_retried_with_backoff(
     engine, service, sla_clock, crm
 ):
     linked(engine, service)
@@ -217,8 +217,9 @@ def test_an_unexpected_error_never_leaves_the_tick_and_is_retried_when_the_claim
     crm.fail_next.append(RuntimeError("a bug"))  # not a CrmError
 
     assert service.tick().synced == 0
-    assert service.tick().synced == 0  # still claimed
-    sla_clock.advance(seconds=service.settings.action_lease_seconds + 1)
+    assert (row(engine)["attempts"], row(engine)["last_error"]) == (1, "RuntimeError: a bug")
+    assert service.tick().synced == 0  # not before its backoff
+    sla_clock.advance(seconds=10)
     assert service.tick().synced == 1
 
 
