@@ -357,8 +357,9 @@ class CrmOptOuts:
 
     ``flags`` maps a consent channel (``voice``, ``email``) to whether any record of the customer has
     it set (Salesforce ``DoNotCall``, ``HasOptedOutOfEmail``); a channel the CRM has no flag for is
-    absent. No record found means no flag set. ``source`` names the CRM for the consent ledger
-    (``crm:salesforce``); ``records`` are the ids read, for the evidence.
+    absent. ``records`` are the ids read, kept as the ledger's evidence: a read that found no record
+    says nothing (it lifts no block), and a cleared flag lifts only those records' blocks.
+    ``source`` names the CRM for the consent ledger (``crm:salesforce``).
     """
 
     source: str

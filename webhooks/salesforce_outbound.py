@@ -9,7 +9,9 @@ any status) is retried with backoff up to 2 h apart and dropped after 24 h.
 Outbound messages are not signed. The sender is checked against an allow-list of organization ids:
 Salesforce ids are 15 characters, case-sensitive, or 18 with a 3-character suffix that encodes the
 case of the first 15; two ids name the same org when their first 15 characters are equal. A shared
-token in the endpoint URL (``?token=``) may be required on top (``CTIHUB_SALESFORCE_OUTBOUND_TOKEN``).
+token in the endpoint URL (``?token=``) may be required on top (``CTIHUB_SALESFORCE_OUTBOUND_TOKEN``);
+without it, an org id is all a sender needs, so the hub does not let such a message lift a
+do-not-contact flag (``hub.services.channel_events``).
 
 The SessionId (a live API session of the org) is never kept: only the notifications are stored.
 A SOAP message must not contain a document type declaration (SOAP 1.1 §3), so one is refused

@@ -236,7 +236,11 @@ class TwilioSmsSource:
         message = message_from(parse_form(body))
         provider_id = message.message_sid
         if message.status_callback:
+            # One delivery per status and error: Twilio may report "failed" twice with different
+            # ErrorCodes (a rate limit, then 21610), and the second must not pass for a redelivery.
             provider_id = f"{message.message_sid}:{message.status_callback}"
+            if message.error_code:
+                provider_id += f":{message.error_code}"
         return DeliveryItem(
             provider_id=provider_id, kind=message.kind, body=body.decode("utf-8"), event=message
         )

@@ -403,6 +403,41 @@ def _window(
     return RESCHEDULE, "outside_contact_window", later, None
 
 
+def window_closed(
+    verdict: Verdict,
+    at: datetime,
+    *,
+    location: ContactLocation,
+    config: RecoveryConfig,
+    purpose: str,
+    expires_at: datetime,
+) -> Verdict | None:
+    """What to do instead of a ``send`` verdict whose contact window closed (``until``) at or before
+    ``at``, the moment the attempt is about to be made (later than its guards: the CRM was read, the
+    batch's earlier attempts were made); None while the window is still open."""
+    if verdict.decision != SEND or verdict.until is None or at < verdict.until:
+        return None
+    closed = f"the window closed at {_text(verdict.until)}, before the attempt was made at {_text(at)}"
+    later = next_allowed(at, location, config.windows, purpose)
+    if later is None:
+        decision, reason, detail = BLOCK, "no_common_window", f"{closed}; no instant allowed later"
+    elif later > expires_at:
+        decision, reason = CANCEL, "expired"
+        detail = f"{closed}; the next allowed instant {_text(later)} is after the plan expires"
+    else:
+        decision, reason = RESCHEDULE, "outside_contact_window"
+        detail = f"{closed}; next allowed {_text(later)}"
+    window = Check("contact_window", False, detail, reason)
+    checks = tuple(window if check.guard == "contact_window" else check for check in verdict.checks)
+    return Verdict(
+        decision,
+        reason,
+        checks,
+        next_at=later if decision == RESCHEDULE else None,
+        stops_plan=decision == CANCEL,
+    )
+
+
 def _text(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment.utcoffset() == timedelta(0) else moment.isoformat()
 

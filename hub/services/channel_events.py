@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, Engine
 
-from hub.domain.consent import ConsentDecision
+from hub.domain.consent import SALESFORCE_FLAG_SOURCE, ConsentDecision, crm_evidence
 from hub.domain.errors import ConfigError, HubError, Problem, ValidationFailed
 from hub.domain.identity import EMAIL, PHONE, normalize_email
 from hub.ports import Clock
@@ -58,7 +58,8 @@ SUNSHINE = sunshine.SOURCE.name
 SALESFORCE_OUTBOUND = salesforce_outbound.SOURCE.name
 
 DEFAULT_INTENT = "general_inquiry"
-CRM_FLAG_SOURCE = "crm:salesforce"  # a CRM do-not-contact flag in the consent ledger (hub.domain.consent)
+# In the detail of an outbound message whose cleared flag was not applied (counted by recovery metrics).
+LIFT_NOT_APPLIED = "not applied: CTIHUB_SALESFORCE_OUTBOUND_TOKEN is not set"
 ZENDESK_STATUSES = frozenset({"new", "open", "pending", "hold", "solved", "closed"})
 # Zendesk's via.channel for a customer's comment -> the hub's channel names.
 _ZENDESK_CHANNELS = {
@@ -533,9 +534,7 @@ class ChannelEvents:
             return Handled(deliveries.UNMATCHED, f"Case {note.record_id} is not linked to an episode")
         status = "closed" if note.is_closed else "open"
         apply_episode_event(
-            connection,
-            EpisodeEvent(episode_id, STATUS_CHANGED, note.last_modified_at or at, status=status),
-            now=at,
+            connection, EpisodeEvent(episode_id, STATUS_CHANGED, _dated(note, at), status=status), now=at
         )
         shown = f" ({note.status})" if note.status else ""
         return Handled(
@@ -546,10 +545,17 @@ class ChannelEvents:
         self, connection: Connection, note: salesforce_outbound.Notification, at: datetime
     ) -> Handled:
         """A Contact's (Lead's, Person Account's) ``DoNotCall`` / ``HasOptedOutOfEmail`` into the consent
-        ledger, once per notification: a set flag blocks the channel for each of the record's addresses,
-        a cleared one lifts that block only (never consent; ``hub.domain.consent``). Dated by the
-        record's LastModifiedDate when the message carries it, so a late redelivery of an older state
-        does not win over a newer one."""
+        ledger, once per notification and naming the record: a set flag blocks the channel for each of
+        the record's addresses, a cleared one lifts that record's block only (never consent;
+        ``hub.domain.consent``).
+
+        Dated by the record's LastModifiedDate, so a late redelivery of an older state does not win
+        over a newer one, but never later than the message was received: a date in the future would
+        outrank every real decision to come. Outbound messages are not signed, so a cleared flag is
+        applied only when the endpoint requires ``CTIHUB_SALESFORCE_OUTBOUND_TOKEN``; without it, the
+        delivery is kept, the lift is logged and counted (``LIFT_NOT_APPLIED``), and the block stands.
+        A set flag is applied either way: a forged one can only keep the hub from contacting someone.
+        """
         flags = note.consent_flags()
         where = f"{note.sobject_type} {note.record_id}"
         if not flags:
@@ -558,10 +564,21 @@ class ChannelEvents:
                 f"{where}: no do-not-contact flag with an address; add DoNotCall / HasOptedOutOfEmail "
                 "and Phone / MobilePhone / Email to the outbound message's fields",
             )
-        decided_at = note.last_modified_at or at
+        decided_at = _dated(note, at)
         said: list[str] = []
+        applied = False
         for flag in flags:
             addresses = self._flag_addresses(flag)
+            if not flag.set and not self.settings.salesforce_outbound_token:
+                log.warning(
+                    "salesforce outbound message %s: %s %s=false %s; the block stands",
+                    note.notification_id,
+                    where,
+                    flag.field,
+                    LIFT_NOT_APPLIED,
+                )
+                said.append(f"{flag.channel} block lift by {flag.field} {LIFT_NOT_APPLIED}")
+                continue
             for kind, address in addresses:
                 consent.record_consent(
                     connection,
@@ -570,17 +587,22 @@ class ChannelEvents:
                         address=address,
                         granted=not flag.set,
                         decided_at=decided_at,
-                        source=CRM_FLAG_SOURCE,
-                        evidence=f"outbound message {note.notification_id}: {where} "
-                        f"{flag.field}={'true' if flag.set else 'false'}",
+                        source=SALESFORCE_FLAG_SOURCE,
+                        evidence=crm_evidence(
+                            f"outbound message {note.notification_id}: {where} "
+                            f"{flag.field}={'true' if flag.set else 'false'}",
+                            [note.record_id],
+                        ),
                     ),
                     now=self.clock.now(),
                     customer_key=deliveries.customer_with(connection, kind, address),
                     source_ref=f"sfom:{note.notification_id}:{flag.channel}:{address}"[:300],
                 )
+            applied = True
             state = "blocked" if flag.set else "block lifted"
             said.append(f"{flag.channel} {state} by {flag.field} for {len(addresses)} address(es)")
-        return Handled(deliveries.PROCESSED, f"{where}: " + "; ".join(said))
+        status = deliveries.PROCESSED if applied else deliveries.IGNORED
+        return Handled(status, f"{where}: " + "; ".join(said))
 
     def _flag_addresses(self, flag: salesforce_outbound.ConsentFlag) -> list[tuple[str, str]]:
         """(identifier kind, normalized address) of each address a flag covers; unparseable ones are
@@ -596,3 +618,9 @@ class ChannelEvents:
                 if identifier.kind == PHONE:
                     found.append((PHONE, identifier.value))
         return list(dict.fromkeys(found))
+
+
+def _dated(note: salesforce_outbound.Notification, received_at: datetime) -> datetime:
+    """When the record changed: its LastModifiedDate, bounded by when the message was received."""
+    modified = note.last_modified_at
+    return received_at if modified is None else min(modified, received_at)

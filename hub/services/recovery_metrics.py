@@ -23,6 +23,10 @@
     opt_out_rate_per_touch     touches followed within ``opt_out_days`` by a revocation of consent for
                                that channel and address (any source: STOP, events, the provider)
                                / touches, overall and per channel
+    crm_flags.lifts_not_applied
+                               Salesforce outbound messages whose cleared do-not-contact flag was kept
+                               but not applied, because ``CTIHUB_SALESFORCE_OUTBOUND_TOKEN`` is not set
+                               (``hub.services.channel_events``); more than 0 calls for the token
 
 ``since`` (an aware datetime) counts only attempts created from then on.
 """
@@ -36,9 +40,11 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, func, select, true
 
 from hub.domain.recovery import SMS
+from hub.services.channel_events import LIFT_NOT_APPLIED, SALESFORCE_OUTBOUND
 from hub.services.recovery.delivery import DELIVERED, NOT_DELIVERED
 from hub.store.recovery_tables import recovery_attempts, recovery_audit, recovery_plans, recovery_sms_status
 from hub.store.tables import consent_ledger
+from hub.store.webhook_tables import webhook_deliveries
 
 RECOVERED = ("customer_came_back", "resolved")
 FINAL_STATUSES = (*DELIVERED, *NOT_DELIVERED)
@@ -133,6 +139,17 @@ def recovery_metrics(
 
         connects = _connects(connection, touched)
 
+        w = webhook_deliveries.c
+        lifts_not_applied = connection.execute(
+            select(func.count()).where(
+                and_(
+                    w.received_at >= since if since is not None else true(),
+                    w.source == SALESFORCE_OUTBOUND,
+                    w.detail.contains(LIFT_NOT_APPLIED, autoescape=True),
+                )
+            )
+        ).scalar_one()
+
         window = timedelta(days=opt_out_days)
         revocations = connection.execute(
             select(a.id, a.channel, a.touched_at, consent_ledger.c.decided_at)
@@ -180,4 +197,5 @@ def recovery_metrics(
         },
         "opt_outs": opt_outs,
         "opt_out_window_days": opt_out_days,
+        "crm_flags": {"lifts_not_applied": lifts_not_applied},
     }

@@ -8,6 +8,7 @@ lease has passed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from sqlalchemy import Connection, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from hub.domain.consent import CRM_SOURCE_PREFIX, ConsentDecision, latest, standing
+from hub.domain.consent import CRM_SOURCE_PREFIX, ConsentDecision, standing
 from hub.store.recovery_tables import (
     recovery_attempts,
     recovery_audit,
@@ -242,27 +243,29 @@ def standing_consents(
     return {pair: standing(decisions.get(pair, ())) for pair in wanted}
 
 
-def latest_crm_flags(
+def crm_flag_decisions(
     connection: Connection, pairs: Iterable[tuple[str, str]]
-) -> dict[tuple[str, str], ConsentDecision | None]:
-    """The latest CRM flag decision (source ``crm:...``) for each (channel, address), or None."""
+) -> dict[tuple[str, str], list[ConsentDecision]]:
+    """Every CRM flag decision (source ``crm:...``) for each (channel, address), oldest first."""
     wanted = set(pairs)
     if not wanted:
         return {}
     rows = connection.execute(
-        select(consent_ledger).where(
+        select(consent_ledger)
+        .where(
             and_(
                 consent_ledger.c.address.in_(sorted({address for _, address in wanted})),
                 consent_ledger.c.source.like(f"{CRM_SOURCE_PREFIX}%"),
             )
         )
+        .order_by(consent_ledger.c.decided_at, consent_ledger.c.id)
     ).all()
-    found: dict[tuple[str, str], list[ConsentDecision]] = {}
+    found: dict[tuple[str, str], list[ConsentDecision]] = {pair: [] for pair in wanted}
     for r in rows:
         if (r.channel, r.address) in wanted:
             decision = ConsentDecision(r.channel, r.address, r.granted, r.decided_at, r.source, r.evidence)
-            found.setdefault((r.channel, r.address), []).append(decision)
-    return {pair: latest(found.get(pair, ())) for pair in wanted}
+            found[(r.channel, r.address)].append(decision)
+    return found
 
 
 def touches_by(
@@ -475,6 +478,15 @@ def record_sms_status(
         .values(**values)
     )
     return (result.rowcount or 0) == 1
+
+
+def lock_message(connection: Connection, message_sid: str) -> None:
+    """Serialize, until the transaction ends, whatever records one text's delivery (PostgreSQL;
+    SQLite has one writer at a time anyway): see ``hub.services.recovery.delivery``."""
+    if connection.dialect.name != "postgresql":
+        return
+    digest = hashlib.sha256(f"recovery_sms:{message_sid}".encode()).digest()
+    connection.execute(select(func.pg_advisory_xact_lock(int.from_bytes(digest[:8], "big", signed=True))))
 
 
 def sms_status(connection: Connection, message_sid: str) -> SmsStatus | None:

@@ -37,8 +37,11 @@ class FakeSender:
     sent: list[SmsMessage] = field(default_factory=list)
     fail_next: list[OutreachError] = field(default_factory=list)
     lookups: int = 0
+    while_sending: list = field(default_factory=list)  # callables run as each message is sent
 
     def send(self, message: SmsMessage) -> SmsReceipt:
+        for hook in self.while_sending:
+            hook()
         if self.fail_next:
             raise self.fail_next.pop(0)
         self.sent.append(message)

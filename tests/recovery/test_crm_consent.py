@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, text, update
 
 from hub.domain.errors import CrmQuotaExhausted, CrmRetryable
 from hub.ports import CrmOptOuts, CustomerProfile
+from hub.services.channel_events import SALESFORCE_OUTBOUND, ChannelEvents, ChannelSettings
 from hub.services.recovery import TickReport
+from hub.services.validation import OutcomeValidator, load_outcome_schema
 from hub.store.recovery_tables import recovery_attempts
 from hub.store.tables import consent_ledger
 from tests.fakes import FakeCRM
 from tests.recovery.conftest import NY_PHONE, T0, Harness
+from tests.webhooks.test_crm_flags_outbound import person
+from tests.webhooks.test_salesforce_endpoint import envelope
+from webhooks import salesforce_outbound
+
+CONTACT = "003000000000001AAA"
+LEAD = "00Q000000000001AAA"
 
 
 @dataclass
@@ -27,6 +35,7 @@ class FlaggedCRM(FakeCRM):
     fail_reads: list[Exception] = field(default_factory=list)
     reads: list[CustomerProfile] = field(default_factory=list)
     while_reading: list = field(default_factory=list)  # callables run during a read
+    records: tuple[str, ...] = (CONTACT,)  # the records the read matched (none: nothing found)
 
     def opt_outs(self, profile: CustomerProfile) -> CrmOptOuts:
         self.reads.append(profile)
@@ -34,8 +43,9 @@ class FlaggedCRM(FakeCRM):
             hook()
         if self.fail_reads:
             raise self.fail_reads.pop(0)
-        flags = {"voice": self.do_not_call, "email": self.email_opt_out}
-        return CrmOptOuts("crm:salesforce", flags, ("003000000000001AAA",))
+        found = bool(self.records)  # no record: no flag set, as the adapter folds them
+        flags = {"voice": self.do_not_call and found, "email": self.email_opt_out and found}
+        return CrmOptOuts("crm:salesforce", flags, self.records)
 
 
 @pytest.fixture
@@ -122,6 +132,55 @@ def test_a_cleared_flag_without_any_consent_is_no_consent(flagged):
     ]
 
 
+def outbound_do_not_call(harness: Harness, sobject: str, record_id: str, *, flag: bool = True) -> None:
+    """A Salesforce outbound message (token configured) saying the record's DoNotCall, on NY_PHONE."""
+    events = ChannelEvents(
+        engine=harness.engine,
+        clock=harness.clock,
+        validator=OutcomeValidator(load_outcome_schema(), harness.mappings.catalog),
+        settings=ChannelSettings(salesforce_outbound_token="token"),
+    )
+    fields = {"Phone": NY_PHONE, "DoNotCall": "true" if flag else "false"}
+    modified = harness.clock.now().strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    note = person(f"04l{len(ledger(harness)):015d}", fields, sobject=sobject, record_id=record_id,
+                  modified=modified)  # fmt: skip
+    _, items = salesforce_outbound.SOURCE.parse(envelope(note))
+    [receipt] = events.receive(SALESFORCE_OUTBOUND, {}, items).items
+    assert receipt.status == "processed", receipt.detail
+
+
+def test_a_read_that_finds_no_record_leaves_an_outbound_block_standing(flagged):
+    outbound_do_not_call(flagged, "Lead", LEAD)  # a Lead: the read (Contacts) cannot see it
+    flagged.crm.records = ()
+    abandoned_chat(flagged)
+    flagged.tick()
+    callback = attempt(flagged)
+    assert (callback["status"], callback["reason"]) == ("blocked", "crm_opted_out")
+    assert tasks(flagged) == []
+    assert ledger(flagged) == [("voice", False, "crm:salesforce")]  # the read recorded nothing
+    guards = {g["guard"]: g["detail"] for g in json.loads(callback["guards"])}
+    assert guards["crm_flags"].endswith("no record matched; nothing recorded, the ledger decides")
+
+
+def test_a_read_of_other_records_does_not_lift_a_leads_block(flagged):
+    outbound_do_not_call(flagged, "Lead", LEAD)
+    abandoned_chat(flagged)  # the read finds a Contact with the same phone, DoNotCall not set
+    flagged.tick()
+    callback = attempt(flagged)
+    assert (callback["status"], callback["reason"]) == ("blocked", "crm_opted_out")
+    assert ledger(flagged) == [("voice", False, "crm:salesforce")]
+    guards = {g["guard"]: g["detail"] for g in json.loads(callback["guards"])}
+    assert guards["crm_flags"].endswith(f"still set on {LEAD} (an earlier decision, not lifted by this read)")
+
+
+def test_a_read_of_the_same_record_lifts_its_block(flagged):
+    outbound_do_not_call(flagged, "Contact", CONTACT)  # then cleared in Salesforce, no message yet
+    abandoned_chat(flagged)
+    flagged.tick()
+    assert (attempt(flagged)["status"], len(tasks(flagged))) == ("sent", 1)
+    assert ledger(flagged) == [("voice", False, "crm:salesforce"), ("voice", True, "crm:salesforce")]
+
+
 def test_a_failed_read_reschedules_with_backoff_and_never_sends(flagged):
     flagged.crm.fail_reads = [CrmRetryable("down", crm="salesforce", status=503)] * 7
     abandoned_chat(flagged)
@@ -197,6 +256,16 @@ def test_the_crm_is_read_outside_any_transaction(flagged):
     abandoned_chat(flagged)
     flagged.tick()
     assert attempt(flagged)["status"] == "sent"
+
+
+def test_the_guards_run_at_the_time_after_the_crm_read(flagged):
+    flagged.crm.while_reading.append(lambda: flagged.advance(hours=9, minutes=30))  # 21:30 in New York
+    abandoned_chat(flagged)  # the callback is claimed at 12:00 in New York
+    report = flagged.tick()
+    callback = attempt(flagged)
+    assert (callback["status"], callback["reason"]) == ("pending", "outside_contact_window")
+    assert callback["due_at"] == datetime(2026, 11, 24, 13, tzinfo=UTC)  # 08:00 the next morning
+    assert (report.sent, tasks(flagged)) == (0, [])
 
 
 def test_a_claim_lost_while_the_crm_was_read_is_left_to_its_new_owner(flagged):

@@ -182,7 +182,10 @@ class ReentrantCRM(FakeCRM):
     """While one scheduler is writing (outside any transaction), another one ticks."""
 
     other: SlaService | None = None
-    others_reports: list = []
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.others_reports: list = []
 
     def update_case(self, case_id, fields, *, key):
         if self.other is not None:
@@ -192,7 +195,6 @@ class ReentrantCRM(FakeCRM):
 
 def test_two_schedulers_write_each_change_once(engine, shipped_sla, sla_clock):
     crm = ReentrantCRM()
-    crm.others_reports = []
     first = SlaService(engine=engine, config=shipped_sla, clock=sla_clock, crm=crm)
     second_crm = FakeCRM()
     crm.other = SlaService(engine=engine, config=shipped_sla, clock=sla_clock, crm=second_crm)

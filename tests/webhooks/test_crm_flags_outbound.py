@@ -3,21 +3,38 @@ to the consent ledger, once per notification, as blocks (never as consent). SQLi
 
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
+from hub.services.recovery_metrics import recovery_metrics
 from hub.store import consent
 from hub.store.tables import consent_ledger
+from tests.conftest import T0
 from tests.webhooks.conftest import deliveries
-from tests.webhooks.test_salesforce_endpoint import ACK, envelope, post
+from tests.webhooks.test_salesforce_endpoint import ACK, envelope
+from tests.webhooks.test_salesforce_endpoint import post as post_unauthenticated
 from webhooks import salesforce_outbound
 
 CONTACT = "0035g00000QrStUAAV"
+LEAD = "00Q5g00000LeadAAAA"
+TOKEN = "outbound-token"
 
 
 @pytest.fixture
 def crm_name() -> str:
     return "salesforce"
+
+
+@pytest.fixture
+def environment() -> dict[str, str]:
+    return {"CTIHUB_SALESFORCE_OUTBOUND_TOKEN": TOKEN}
+
+
+def post(client, body: bytes):
+    return post_unauthenticated(client, body, query=f"?token={TOKEN}")
 
 
 def person(
@@ -134,3 +151,50 @@ def test_the_flags_of_a_notification():
         True,
         ("1", "2"),
     )
+
+
+def test_a_cleared_flag_on_another_record_does_not_lift_the_block(client, hub):
+    phone = {"Phone": "+14155550100"}
+    post(client, envelope(person("04l5g00000Aaaa1AAA", {**phone, "DoNotCall": "true"}, sobject="Lead",
+                                 record_id=LEAD)))  # fmt: skip
+    later = "2026-11-23T14:59:00.000Z"
+    post(client, envelope(person("04l5g00000Aaaa2AAA", {**phone, "DoNotCall": "false"}, modified=later)))
+    blocked = standing(hub, "voice", "+14155550100")
+    assert (blocked.granted, blocked.crm_records) == (False, (LEAD,))  # the Contact's clear is its own
+    post(client, envelope(person("04l5g00000Aaaa3AAA", {**phone, "DoNotCall": "false"}, sobject="Lead",
+                                 record_id=LEAD, modified=later)))  # fmt: skip
+    assert standing(hub, "voice", "+14155550100") is None
+
+
+def test_a_future_date_counts_as_when_the_message_was_received(client, hub, clock):
+    phone = {"Phone": "+14155550100"}
+    post(client, envelope(person("04l5g00000Aaaa1AAA", {**phone, "DoNotCall": "true"})))
+    forged = "2099-01-01T00:00:00.000Z"  # would outrank every real decision to come
+    post(client, envelope(person("04l5g00000Aaaa2AAA", {**phone, "DoNotCall": "false"}, modified=forged)))
+    with hub.engine.connect() as connection:
+        dates = connection.execute(select(consent_ledger.c.decided_at).order_by(consent_ledger.c.id))
+        assert list(dates.scalars())[-1] == T0  # received at T0
+    clock.advance(hours=1)
+    modified = (T0 + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    post(client, envelope(person("04l5g00000Aaaa3AAA", {**phone, "DoNotCall": "true"}, modified=modified)))
+    assert standing(hub, "voice", "+14155550100").granted is False
+
+
+@pytest.mark.parametrize("environment", [{}])
+def test_without_the_token_a_cleared_flag_is_kept_but_not_applied(client, hub, caplog):
+    fields = {"Phone": "+14155550100", "Email": "jo@example.com", "DoNotCall": "true"}
+    post_unauthenticated(client, envelope(person("04l5g00000Aaaa1AAA", fields)))
+    assert standing(hub, "voice", "+14155550100").granted is False  # a block needs no token
+    cleared = {**fields, "DoNotCall": "false", "HasOptedOutOfEmail": "true"}
+    with caplog.at_level(logging.WARNING, logger="hub.services.channel_events"):
+        response = post_unauthenticated(client, envelope(person("04l5g00000Aaaa2AAA", cleared)))
+    assert response.status_code == 200 and response.data == ACK
+    assert standing(hub, "voice", "+14155550100").granted is False  # the lift is not applied
+    assert standing(hub, "email", "jo@example.com").granted is False  # the set flag is
+    kept = deliveries(hub.engine)[-1]
+    assert kept.status == "processed"
+    assert "voice block lift by DoNotCall not applied: CTIHUB_SALESFORCE_OUTBOUND_TOKEN" in kept.detail
+    assert any("CTIHUB_SALESFORCE_OUTBOUND_TOKEN is not set" in r.getMessage() for r in caplog.records)
+    post_unauthenticated(client, envelope(person("04l5g00000Aaaa3AAA", {**fields, "DoNotCall": "false"})))
+    assert deliveries(hub.engine)[-1].status == "ignored"  # nothing applied at all
+    assert recovery_metrics(hub.engine)["crm_flags"] == {"lifts_not_applied": 2}

@@ -126,9 +126,12 @@ def test_a_twilio_inbound_sms_form():
     assert (media.body, media.num_media, media.media_urls) == ("", 2, ("cat.jpg", "dog.jpg"))
 
 
-def test_a_status_callback_is_told_apart_and_keyed_by_its_status():
+def test_a_status_callback_is_told_apart_and_keyed_by_its_status_and_error():
     item = twilio_sms.SOURCE.parse(TWILIO_STATUS.encode())
-    assert (item.provider_id, item.kind) == ("SMe287d7109a5a925f182f0e07fe5b223b:failed", "status:failed")
+    assert (item.provider_id, item.kind) == (
+        "SMe287d7109a5a925f182f0e07fe5b223b:failed:21610",
+        "status:failed",
+    )
 
 
 @pytest.mark.parametrize(

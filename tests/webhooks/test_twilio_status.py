@@ -4,15 +4,20 @@ out of order and redelivered, 21610 as an opt-out, the connect rate. SQLite and 
 from __future__ import annotations
 
 import json
+import threading
+import time
 from urllib.parse import parse_qsl
 
 import pytest
+from sqlalchemy import text, update
 
 from hub.mappings.recovery import load_recovery_config
 from hub.services.recovery import RecoveryService
+from hub.services.recovery.delivery import catch_up
 from hub.services.recovery_metrics import recovery_metrics
 from hub.store import consent, inbox
 from hub.store import recovery as store
+from hub.store.recovery_tables import recovery_attempts
 from tests.conftest import MAPPINGS
 from tests.recovery.conftest import FakeSender
 from tests.webhooks.conftest import deliveries, shared_file
@@ -115,6 +120,18 @@ def test_error_21610_is_an_sms_opt_out(hub, clock, twilio, recovery):
     assert (standing.granted, standing.source) == (False, "twilio:21610")
 
 
+def test_a_second_failure_with_21610_is_not_taken_for_a_redelivery(hub, clock, twilio, recovery):
+    send_text(hub, clock, recovery)
+    status(twilio, "failed", error="30007")  # carrier filtering first
+    stop = status(twilio, "failed", error="21610")  # then Twilio's own: the recipient opted out
+    assert (stop.status, stop.detail.endswith("SMS consent revoked (21610)")) == ("processed", True)
+    with hub.engine.connect() as connection:
+        standing = consent.standing_consent(connection, "sms", NY_PHONE)
+    assert (standing.granted, standing.source) == (False, "twilio:21610")
+    status(twilio, "failed", error="21610")  # a redelivery of that one is still stored once
+    assert len(deliveries(hub.engine)) == 2
+
+
 def test_a_callback_faster_than_the_tick_is_kept_and_acted_on_when_the_text_is_recorded(
     hub, clock, twilio, recovery
 ):
@@ -153,11 +170,12 @@ def test_twilios_own_status_callback_forms(hub, twilio):
     for name in ("statusStop", "statusValid", "statusRead", "statusRateLimit"):
         params = parse_qsl(data[name]["raw_body"], keep_blank_values=True)
         assert twilio.post(params).status_code == 200
-    assert [d.kind for d in deliveries(hub.engine)] == [
-        "status:failed",
-        "status:delivered",
-        "status:read",
-    ]  # statusRateLimit is a second "failed" of the same message: a redelivery
+    assert [(d.kind, d.provider_id.partition(":")[2]) for d in deliveries(hub.engine)] == [
+        ("status:failed", "failed:21610"),
+        ("status:delivered", "delivered"),
+        ("status:read", "read"),
+        ("status:failed", "failed:63018"),
+    ]  # statusRateLimit is a second "failed" of the same message, with another error: not a redelivery
     assert delivery_of(hub, "SMe287d7109a5a925f182f0e07fe5b223b").status == "read"
     with hub.engine.connect() as connection:
         standing = consent.standing_consent(connection, "sms", "+12028831111")
@@ -172,12 +190,57 @@ def test_a_status_that_is_not_a_delivery_status_is_ignored(hub, twilio):
 def test_parsing_keeps_the_error_code():
     item = twilio_sms.SOURCE.parse(b"MessageSid=SM1&MessageStatus=Undelivered&ErrorCode=30003")
     assert (item.provider_id, item.event.status_callback, item.event.error_code) == (
-        "SM1:undelivered",
+        "SM1:undelivered:30003",
         "undelivered",
         "30003",
     )
+    assert twilio_sms.SOURCE.parse(b"MessageSid=SM1&MessageStatus=sent&ErrorCode=").provider_id == "SM1:sent"
 
 
 def store_trail(hub) -> list[dict]:
     with hub.engine.connect() as connection:
         return store.trail(connection)
+
+
+# --- PostgreSQL: a status callback recorded while the tick records the same text ------------------
+# Each transaction would miss the other's uncommitted row, and the undelivered text's note would never
+# be written; the two serialize on the MessageSid (``hub.services.recovery.delivery``).
+
+UNDELIVERED_NOTE = "Recovery: SMS with a link failed (the carrier could not deliver the text)"
+
+
+def waiting_for_a_lock(engine) -> bool:
+    with engine.connect() as connection:
+        query = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+        return connection.execute(query).scalar_one() > 0
+
+
+def test_a_callback_and_the_tick_recording_the_same_text_do_not_miss_each_other(hub, clock, twilio, recovery):
+    if hub.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: the two never overlap")
+    sent = send_text(hub, clock, recovery)
+    this = recovery_attempts.c.id == sent["id"]
+    with hub.engine.begin() as connection:  # as if the tick had sent the text but not yet recorded it
+        connection.execute(update(recovery_attempts).where(this).values(provider_id=None))
+        attempt = store.get_attempt(connection, sent["id"])
+        plan = store.get_plan(connection, attempt.plan_id)
+
+    tick = hub.engine.connect()
+    transaction = tick.begin()
+    tick.execute(update(recovery_attempts).where(this).values(provider_id=FIRST_SID))
+    catch_up(tick, attempt, plan, FIRST_SID, clock.now())  # no status yet
+    callback: list = []
+    webhook = threading.Thread(target=lambda: callback.append(status(twilio, "undelivered", error="30003")))
+    webhook.start()
+    deadline = time.monotonic() + 10
+    while webhook.is_alive() and not waiting_for_a_lock(hub.engine) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    transaction.commit()
+    tick.close()
+    webhook.join(timeout=10)
+
+    [stored] = callback
+    assert stored.detail.endswith(f"recovery attempt {attempt.key}")  # it saw the tick's MessageSid
+    with hub.engine.connect() as connection:
+        notes = [w["subject"] for w in store.writebacks(connection)]
+    assert notes.count(UNDELIVERED_NOTE) == 1

@@ -4,9 +4,12 @@ A CRM that can say so (``hub.ports.CrmConsentSource``: Salesforce ``DoNotCall`` 
 ``HasOptedOutOfEmail``, the sandbox org too) is asked, outside any transaction, for every claimed
 attempt of a channel it has flags for (``voice``, ``email``); what it said goes into the consent
 ledger (source ``crm:<crm>``) in the transaction that then evaluates the guards, which read the ledger
-as they always do. A set flag blocks the channel; a cleared one only lifts that block (it is never
-consent: see ``hub.domain.consent``). A row is written only when the flag differs from the last one
-seen, so the ledger records changes, not reads.
+as they always do. A set flag blocks the channel; a cleared one only lifts the block of the records
+it was read on (it is never consent: see ``hub.domain.consent``). Each row names the records read
+(``crm_evidence``), and is written only when the read changes the state of one of them, so the
+ledger records changes, not reads. A read that matched no record says nothing about any record
+(the customer may be a Lead, a Person Account, or a Contact whose phone is stored in another form):
+it records nothing, and a block that came from an outbound message stands.
 
 A read that fails (the CRM down, the quota spent, a field the integration user cannot see) means the
 ledger may be stale: the attempt is not made, but rescheduled with backoff (``crm_unavailable``,
@@ -24,7 +27,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
 
-from hub.domain.consent import ConsentDecision
+from hub.domain.consent import (
+    SALESFORCE_FLAG_FIELDS,
+    SALESFORCE_FLAG_SOURCE,
+    ConsentDecision,
+    crm_evidence,
+    crm_flag_states,
+)
 from hub.domain.errors import CrmError
 from hub.domain.recovery import CrmFlagsRead
 from hub.domain.retry import retry_delay
@@ -39,7 +48,7 @@ log = logging.getLogger(__name__)
 
 CRM_UNAVAILABLE = "crm_unavailable"  # the guard's reason when the read failed
 CHANNELS = ("voice", "email")  # the consent channels whose CRM flags are read
-FLAG_NAMES = {"voice": "DoNotCall", "email": "HasOptedOutOfEmail"}  # for the evidence text
+FLAG_FIELDS = {SALESFORCE_FLAG_SOURCE: SALESFORCE_FLAG_FIELDS}  # each CRM's flag names, for the evidence
 BACKOFF_BASE_SECONDS = 60.0
 BACKOFF_CAP_SECONDS = 3600.0
 
@@ -104,7 +113,7 @@ class CrmFlags:
     ) -> dict[int, CrmFlagsRead]:
         """In the claim's transaction: each changed flag into the ledger; the guards' fact per attempt."""
         wanted = [a for a in attempts if a.id in reads and a.address]
-        last = store.latest_crm_flags(connection, ((a.channel, a.address or "") for a in wanted))
+        known = store.crm_flag_decisions(connection, ((a.channel, a.address or "") for a in wanted))
         facts: dict[int, CrmFlagsRead] = {}
         for attempt in wanted:
             read = reads[attempt.id]
@@ -120,7 +129,7 @@ class CrmFlags:
                 detail = f"the CRM's do-not-contact flags could not be read: {_failure(read)}"
                 facts[attempt.id] = CrmFlagsRead(False, f"{detail}; again at {utc_text(retry_at)}", retry_at)
                 continue
-            facts[attempt.id] = self._note_flag(connection, attempt, read, last, now)
+            facts[attempt.id] = self._note_flag(connection, attempt, read, known, now)
         return facts
 
     def _note_flag(
@@ -128,28 +137,42 @@ class CrmFlags:
         connection: Connection,
         attempt: store.Attempt,
         read: CrmOptOuts,
-        last: dict[tuple[str, str], ConsentDecision | None],
+        known: dict[tuple[str, str], list[ConsentDecision]],
         now: datetime,
     ) -> CrmFlagsRead:
         channel, address = attempt.channel, attempt.address or ""
-        name = FLAG_NAMES.get(channel, f"{channel} flag")
+        name = FLAG_FIELDS.get(read.source, {}).get(channel, f"{channel} flag")
         flag = read.flags.get(channel)
-        count = f"{len(read.records)} record(s)"
+        said = f"{read.source} read {utc_text(now)}"
         if flag is None:
-            return CrmFlagsRead(True, f"{read.source} read {utc_text(now)}: no {channel} flag ({count})")
-        detail = f"{read.source} read {utc_text(now)}: {name} {'set' if flag else 'not set'} ({count})"
-        previous = last.get((channel, address))
-        if (previous is None and not flag) or (previous is not None and previous.granted == (not flag)):
-            return CrmFlagsRead(True, detail)
+            return CrmFlagsRead(True, f"{said}: no {channel} flag ({len(read.records)} record(s))")
+        if not read.records:
+            return CrmFlagsRead(True, f"{said}: no record matched; nothing recorded, the ledger decides")
+        detail = f"{said}: {name} {'set' if flag else 'not set'} ({len(read.records)} record(s))"
+        decisions = known.setdefault((channel, address), [])
+        blocked = {
+            record
+            for (source, record), state in crm_flag_states(decisions).items()
+            if source == read.source and not state.granted
+        }
+        others = sorted(blocked - set(read.records))  # a read never lifts the block of a record not read
+        standing = ""
+        if others and not flag:
+            shown = ", ".join(record or "a record not named" for record in others)
+            standing = f"; still set on {shown} (an earlier decision, not lifted by this read)"
+        if all((record in blocked) == flag for record in read.records):
+            return CrmFlagsRead(True, detail + standing)  # nothing changed since the ledger's last word
         decision = ConsentDecision(
             channel,
             address,
             not flag,
             now,
             read.source,
-            f"{name}={'true' if flag else 'false'} on {', '.join(read.records) or 'no record'}, "
-            f"read before recovery attempt {attempt.key}",
+            crm_evidence(
+                f"{name}={'true' if flag else 'false'}, read before recovery attempt {attempt.key}",
+                read.records,
+            ),
         )
         consent_store.record_consent(connection, decision, now=now, customer_key=attempt.customer_key)
-        last[(channel, address)] = decision
-        return CrmFlagsRead(True, detail + (" (recorded in the consent ledger)"))
+        decisions.append(decision)
+        return CrmFlagsRead(True, f"{detail}; recorded in the consent ledger{standing}")

@@ -1,8 +1,8 @@
 """Delivery statuses of recovery texts: Twilio's status callbacks, on the ``twilio-sms`` webhook.
 
 The Twilio sender asks for them (``StatusCallback``, when ``CTIHUB_PUBLIC_URL`` is set) and each
-callback is stored once per (MessageSid, status) by the webhook layer, then recorded here in the same
-transaction:
+callback is stored once per (MessageSid, status, ErrorCode) by the webhook layer (a second "failed"
+with another error, such as 21610, is news), then recorded here in the same transaction:
 
 - the status is kept per message (``recovery_sms_status``) when it moves the message forward
   (queued < sending < sent < delivered | undelivered | failed < read): callbacks arrive out of order
@@ -16,6 +16,16 @@ transaction:
   consent ledger, whatever the attempt.
 
 The recovery metrics read delivered texts as connected touches (``recovery_metrics``).
+
+Two transactions meet here: the webhook's (status kept, then the attempt looked up by MessageSid)
+and the tick's (MessageSid recorded on the attempt, then ``catch_up`` looks for a status). On
+PostgreSQL (READ COMMITTED) each could miss the other's uncommitted row, and then neither would
+write the note. Both take a transaction-scoped advisory lock on the MessageSid first
+(``store.lock_message``), so the second waits for the first to commit and then sees its row: one of
+them always acts, and the note's writeback key makes a second one harmless. A lock rather than a
+reconciliation pass: the window is a few milliseconds, the lock is two statements on paths that
+already write, and nothing has to scan ``recovery_sms_status`` on every tick. (SQLite has one
+writer at a time, so the two never overlap there.)
 """
 
 from __future__ import annotations
@@ -77,6 +87,7 @@ def record_delivery(
     """One status callback. ``phone`` is the recipient (E.164) when the callback names a valid one."""
     status = status.lower()
     error_code = (error_code or "").strip() or None
+    store.lock_message(connection, message_sid)  # before both its write and its look-up: see above
     kept = store.record_sms_status(connection, message_sid, status, STATUS_RANK[status], error_code, at=at)
     attempt = store.attempt_by_provider(connection, message_sid)
     if kept and attempt is not None:
@@ -110,6 +121,7 @@ def catch_up(
     connection: Connection, attempt: store.Attempt, plan: store.Plan, provider_id: str, now: datetime
 ) -> None:
     """When a sent text is recorded: act on a status callback that arrived before it."""
+    store.lock_message(connection, provider_id)  # a callback being recorded now commits first
     found = store.sms_status(connection, provider_id)
     if found is not None:
         _on_attempt(connection, attempt, found.status, found.error_code, now, plan=plan)

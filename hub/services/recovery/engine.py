@@ -61,6 +61,7 @@ from hub.domain.recovery import (
     evaluate,
     first_due,
     planned_instant,
+    window_closed,
 )
 from hub.domain.retry import retry_delay
 from hub.ports import CRM, Clock, SmsMessage, SmsSender
@@ -361,7 +362,7 @@ class RecoveryService:
         When some of them are callbacks/emails and the CRM can read its do-not-contact flags, the
         claim is committed first, the flags are read outside any transaction (the lease holds the
         attempts meanwhile), and the guards then run in a second transaction, on the attempts the
-        claim still holds, after the flags are in the ledger.
+        claim still holds, after the flags are in the ledger, at the clock's time after the read.
         """
         until = now + timedelta(seconds=self.settings.lease_seconds)
         flags = self._crm_flags()
@@ -376,6 +377,7 @@ class RecoveryService:
                 return self._guard(connection, attempts, now, report, {})
             plans = store.get_plans(connection, (a.plan_id for a in attempts))
         reads = flags.read(attempts, plans)  # outside any transaction: a CRM call
+        now = max(now, self.clock.now())  # the read took time: the guards run at the time after it
         with self.engine.begin() as connection:
             held = store.still_claimed(connection, [a.id for a in attempts], self.owner)
             if len(held) < len(attempts):
@@ -529,10 +531,27 @@ class RecoveryService:
     # -- 3. acting, outside any transaction ----------------------------------------------------------
 
     def _act(self, work: Work, now: datetime, report: TickReport, record: _Record) -> None:
-        """Make one claimed attempt; ``record`` receives what to write about it (see ``run_due``)."""
+        """Make one claimed attempt; ``record`` receives what to write about it (see ``run_due``).
+
+        ``now`` is when the batch's guards ran; the attempt is made later (the batch's earlier
+        attempts were made first), so one whose contact window has closed by then is not made but
+        rescheduled (or blocked, or cancelled when the plan expires first)."""
         attempt, plan = work.attempt, work.plan
         if work.verdict is None:
             self._look_for_earlier_send(attempt, plan, now, report, record)
+            return
+        now = max(now, self.clock.now())
+        late = window_closed(
+            work.verdict,
+            now,
+            location=self.location(plan),
+            config=self.config,
+            purpose=plan.purpose or SERVICE,
+            expires_at=plan.expires_at or plan.occurred_at,
+        )
+        if late is not None:
+            verdict = late
+            record(lambda c: self._window_closed(c, attempt, plan, verdict, now, report))
             return
         if self.dry_run:
             record(lambda c: self._finish_sent(c, attempt, plan, now, report, provider_id="preview"))
@@ -568,6 +587,21 @@ class RecoveryService:
             retry = not (isinstance(exc, CrmError) and exc.action == CrmAction.FAIL_RECORD)
             detail, after = exc.describe(), exc.retry_after
             record(lambda c: self._release_or_fail(c, attempt, plan, now, report, detail, retry, after))
+
+    def _window_closed(
+        self,
+        connection: Connection,
+        attempt: store.Attempt,
+        plan: store.Plan,
+        verdict: Verdict,
+        now: datetime,
+        report: TickReport,
+    ) -> None:
+        """Nothing was made: apply what replaces "send", while our claim still holds the attempt."""
+        if not store.still_claimed(connection, [attempt.id], self.owner):
+            log.warning("recovery attempt %s: the claim was lost before its window closed", attempt.key)
+            return
+        self._decide(connection, plan, attempt, verdict, now, report)
 
     def _rejected(
         self,
