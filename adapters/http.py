@@ -14,6 +14,7 @@ Neither adapter imports the other; both import this module (the independence con
                    bounded jitter otherwise; anything longer is left to the worker's schedule
     one_by_one     a batch's writes that go alone, stopping at the first failure that is not the
                    record's own
+    split_batch    a batch's retries alone (``one_by_one``), its first attempts together
 """
 
 from __future__ import annotations
@@ -21,14 +22,15 @@ from __future__ import annotations
 import email.utils
 import random
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import requests
 import tenacity
 
-from hub.domain.errors import CrmError, CrmRecordRejected, CrmRetryable
+from hub.domain.errors import CrmError, CrmRecordRejected, CrmRetryable, each_record_failure
+from hub.ports import BatchWrite, LinkResult
 
 T = TypeVar("T")
 
@@ -234,3 +236,34 @@ def one_by_one(writes: Collection[W], write: Callable[[W], T]) -> list[T | CrmEr
             results.append(exc)
             stopped = exc
     return results
+
+
+def split_batch(
+    writes: Sequence[BatchWrite],
+    *,
+    alone: Callable[[BatchWrite], LinkResult],
+    together: Callable[[list[BatchWrite]], list[LinkResult | Exception]],
+) -> list[LinkResult | Exception]:
+    """``BatchingCRM.write_batch`` for both adapters: a write that may have landed already
+    (``retrying``) goes alone through the single path, which looks before it writes and rejects
+    only its own culprit; first attempts go ``together``, whose failure as a whole is each one's."""
+    results: list[LinkResult | Exception | None] = [None] * len(writes)
+    again = [index for index, write in enumerate(writes) if write.retrying]
+    for index, result in zip(again, one_by_one([writes[i] for i in again], alone), strict=True):
+        results[index] = result
+    fresh = [index for index, write in enumerate(writes) if not write.retrying]
+    if fresh:
+        try:
+            answers = together([writes[i] for i in fresh])
+        except CrmError as exc:
+            answers = [each_record_failure(exc)] * len(fresh)
+        for index, answer in zip(fresh, answers, strict=True):
+            results[index] = answer
+    return [result for result in results if result is not None]
+
+
+def write_alone(crm: Any, write: BatchWrite) -> LinkResult:
+    """One batch write through the CRM port's single calls."""
+    if write.case is not None:
+        return crm.create_case(write.case, write.activity, retrying=write.retrying)
+    return crm.append_activity(str(write.case_id), write.activity, retrying=write.retrying)

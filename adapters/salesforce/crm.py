@@ -52,14 +52,13 @@ from urllib.parse import quote
 
 from simple_salesforce import Salesforce
 
-from adapters.http import RetryPolicy, one_by_one
+from adapters.http import RetryPolicy, split_batch, write_alone
 from hub.domain.errors import (
     CrmAuthExpired,
     CrmError,
     CrmQuotaExhausted,
     CrmRecordRejected,
     CrmRetryable,
-    each_record_failure,
 )
 from hub.ports import (
     ActivityWrite,
@@ -258,33 +257,18 @@ class SalesforceCRM:
         """``hub.ports.BatchingCRM``: first attempts in two Composite calls (see ``batch``); a write
         being retried goes alone, so a record merged with others and rejected finds its culprit."""
 
-        results: list[LinkResult | Exception | None] = [None] * len(writes)
-        again = [index for index, write in enumerate(writes) if write.retrying]
-        alone = self.without_retries()  # retries are the worker's to schedule, not this batch's
-        done = one_by_one([writes[i] for i in again], alone._write_one)
-        for index, result in zip(again, done, strict=True):
-            results[index] = result
-        fresh = [index for index, write in enumerate(writes) if not write.retrying]
-
         def composite(subrequests: list[dict[str, Any]]) -> list[dict[str, Any]]:
             return self._call(
                 lambda sf, _retrying: self._composite_entries(sf, subrequests, all_or_none=False),
                 retrying=True,
             )
 
-        if fresh:
-            try:
-                answers = CollectionsBatch(self, [writes[i] for i in fresh]).run(composite)
-            except CrmError as exc:
-                answers = [each_record_failure(exc)] * len(fresh)
-            for index, answer in zip(fresh, answers, strict=True):
-                results[index] = answer
-        return [r for r in results if r is not None]
-
-    def _write_one(self, write: BatchWrite) -> LinkResult:
-        if write.case is not None:
-            return self.create_case(write.case, write.activity, retrying=write.retrying)
-        return self.append_activity(str(write.case_id), write.activity, retrying=write.retrying)
+        alone = self.without_retries()  # retries are the worker's to schedule, not this batch's
+        return split_batch(
+            writes,
+            alone=lambda write: write_alone(alone, write),
+            together=lambda fresh: CollectionsBatch(self, fresh).run(composite),
+        )
 
     # -- the records a write sends (shared by the single calls and the batches) --------------------
 

@@ -53,13 +53,12 @@ import requests
 from zenpy import Zenpy
 from zenpy.lib.api_objects import User
 
-from adapters.http import RetryPolicy, one_by_one
+from adapters.http import RetryPolicy, split_batch, write_alone
 from hub.domain.errors import (
     CrmAuthExpired,
     CrmError,
     CrmRecordRejected,
     CrmRetryable,
-    each_record_failure,
 )
 from hub.ports import (
     ActivityWrite,
@@ -281,34 +280,19 @@ class ZendeskCRM:
     def write_batch(self, writes: Sequence[BatchWrite]) -> list[LinkResult | Exception]:
         """``hub.ports.BatchingCRM``: bulk jobs for first attempts (see ``batch``); a write that may
         have landed already (``retrying``) takes the single path, which looks before it writes."""
-        results: list[LinkResult | Exception | None] = [None] * len(writes)
-        again = [index for index, write in enumerate(writes) if write.retrying]
-        alone = self.without_retries()  # retries are the worker's to schedule, not this batch's
-        done = one_by_one([writes[i] for i in again], alone._write_one)
-        for index, result in zip(again, done, strict=True):
-            results[index] = result
-        fresh = [index for index, write in enumerate(writes) if not write.retrying]
-        if fresh:
-            # No retry inside this call: a repeated create_many would make the tickets twice. The
-            # worker retries the writes, with ``retrying``, through the single path.
-            once = self.without_retries()
-            try:
-                answers = once._call(
-                    lambda zenpy, session, _r: JobsBatch(
-                        once, session, zenpy, [writes[i] for i in fresh], policy=self.job_policy
-                    ).run(),
-                    retrying=False,
-                )
-            except CrmError as exc:  # before any job was submitted: nothing of these landed
-                answers = [each_record_failure(exc)] * len(fresh)
-            for index, answer in zip(fresh, answers, strict=True):
-                results[index] = answer
-        return [r for r in results if r is not None]
-
-    def _write_one(self, write: BatchWrite) -> LinkResult:
-        if write.case is not None:
-            return self.create_case(write.case, write.activity, retrying=write.retrying)
-        return self.append_activity(str(write.case_id), write.activity, retrying=write.retrying)
+        # No retry inside the bulk call: a repeated create_many would make the tickets twice. The
+        # worker retries the writes, with ``retrying``, through the single path.
+        once = self.without_retries()
+        return split_batch(
+            writes,
+            alone=lambda write: write_alone(once, write),
+            together=lambda fresh: once._call(
+                lambda zenpy, session, _r: JobsBatch(
+                    once, session, zenpy, fresh, policy=self.job_policy
+                ).run(),
+                retrying=False,
+            ),
+        )
 
     # -- screen pop (Talk Partner Edition) ----------------------------------------------------------
 

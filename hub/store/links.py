@@ -120,16 +120,7 @@ def release_case_claim(
     connection: Connection, episode_id: str, crm: str, *, inbox_id: int, now: datetime
 ) -> None:
     """The creator failed: let the next worker take the claim over at once (as a takeover)."""
-    connection.execute(
-        update(case_claims)
-        .where(
-            case_claims.c.episode_id == episode_id,
-            case_claims.c.crm == crm,
-            case_claims.c.inbox_id == inbox_id,
-            case_claims.c.state == CREATING,
-        )
-        .values(expires_at=now)
-    )
+    _expire_claim(connection, episode_id, crm, inbox_id=inbox_id, at=now)
 
 
 def hold_case_claim(
@@ -137,6 +128,10 @@ def hold_case_claim(
 ) -> None:
     """The creator's write may still land: nobody else creates the case before ``until`` (the
     creator's own retry takes the claim over whenever it comes, as a takeover)."""
+    _expire_claim(connection, episode_id, crm, inbox_id=inbox_id, at=until)
+
+
+def _expire_claim(connection: Connection, episode_id: str, crm: str, *, inbox_id: int, at: datetime) -> None:
     connection.execute(
         update(case_claims)
         .where(
@@ -145,7 +140,7 @@ def hold_case_claim(
             case_claims.c.inbox_id == inbox_id,
             case_claims.c.state == CREATING,
         )
-        .values(expires_at=until)
+        .values(expires_at=at)
     )
 
 
