@@ -39,7 +39,7 @@ from hub.domain.consent import ConsentDecision
 from hub.store import consent as consent_store
 from hub.store import recovery as store
 
-from .recording import note_result
+from .recording import audit_attempt, note_result
 
 # Twilio's message statuses, in the order a message moves through them (equal ranks never replace
 # each other: the first final status stays).
@@ -137,16 +137,14 @@ def _on_attempt(
     plan: store.Plan | None = None,
 ) -> None:
     shown = status + (f", error {error_code}" if error_code else "")
-    store.audit(
+    audit_attempt(
         connection,
-        at=now,
-        plan_id=attempt.plan_id,
-        attempt_id=attempt.id,
-        episode_id=attempt.episode_id,
-        event="delivery",
+        attempt,
+        "delivery",
+        now=now,
+        actor=ACTOR,
         reason=f"sms_{status}",
         detail=f"Twilio: {shown}",
-        actor=ACTOR,
     )
     if status in NOT_DELIVERED:
         plan = plan or store.get_plan(connection, attempt.plan_id)

@@ -75,7 +75,17 @@ from .crm_consent import CRM_UNAVAILABLE, CrmFlags, consent_source
 from .crm_values import CrmValues
 from .delivery import catch_up
 from .keys import after, attempt_key, local_text, owner_name, utc_text
-from .recording import cancel_plans, close_tasks, note_result
+from .recording import (
+    audit_attempt,
+    audit_plan,
+    cancel_plan,
+    cancel_plans,
+    close_plan,
+    close_tasks,
+    note_result,
+    release_attempt,
+    requeue_attempt,
+)
 from .settings import RecoverySettings, build_sender
 from .tasks import TaskWriter
 from .writeback import WriteBack
@@ -180,18 +190,8 @@ class RecoveryService:
         if plan.steps is None:
             policy = self.config.policy_for(channel=plan.channel, intent=plan.intent, outcome=plan.outcome)
             if policy is None:
-                store.update_plan(
-                    connection, plan.id, status="unmatched", closed_at=now, close_reason="no_policy"
-                )
-                store.audit(
-                    connection,
-                    at=now,
-                    plan_id=plan.id,
-                    episode_id=plan.episode_id,
-                    event="unmatched",
-                    reason="no_policy",
-                    actor=self.owner,
-                )
+                close_plan(connection, plan, "unmatched", "no_policy", now=now)
+                audit_plan(connection, plan, "unmatched", now=now, actor=self.owner, reason="no_policy")
                 return 1
             snapshot = policy.as_dict()
             expires = plan.occurred_at + policy.ttl
@@ -207,16 +207,7 @@ class RecoveryService:
             plan = store.get_plan(connection, plan.id)
         stop = self._stop_reason(connection, plan, now)
         if stop is not None:
-            store.update_plan(connection, plan.id, status="cancelled", closed_at=now, close_reason=stop)
-            store.audit(
-                connection,
-                at=now,
-                plan_id=plan.id,
-                episode_id=plan.episode_id,
-                event="cancelled",
-                reason=stop,
-                actor=self.owner,
-            )
+            cancel_plan(connection, plan, stop, now=now, actor=self.owner)
             return 1
         others = [other for other in store.open_plans(connection, plan.episode_id) if other.id != plan.id]
         if any((other.occurred_at, other.id) > (plan.occurred_at, plan.id) for other in others):
@@ -226,15 +217,8 @@ class RecoveryService:
             return 1
         cancel_plans(connection, others, reason="superseded", now=now, actor=self.owner)
         store.update_plan(connection, plan.id, status="active")
-        store.audit(
-            connection,
-            at=now,
-            plan_id=plan.id,
-            episode_id=plan.episode_id,
-            event="planned",
-            detail=f"policy {plan.policy!r}, step {plan.next_step + 1}",
-            actor=self.owner,
-        )
+        planned = f"policy {plan.policy!r}, step {plan.next_step + 1}"
+        audit_plan(connection, plan, "planned", now=now, actor=self.owner, detail=planned)
         return 1 if self._schedule(connection, store.get_plan(connection, plan.id), now) else 0
 
     def _stop_reason(self, connection: Connection, plan: store.Plan, now: datetime) -> str | None:
@@ -259,9 +243,7 @@ class RecoveryService:
         steps = Policy.steps_from(plan.steps or {"steps": []})
         index = plan.next_step
         if index >= len(steps):
-            store.update_plan(
-                connection, plan.id, status="done", closed_at=now, close_reason="all_steps_made"
-            )
+            close_plan(connection, plan, "done", "all_steps_made", now=now)
             return True
         step = steps[index]
         touches = store.episode_touches(connection, plan.episode_id)
@@ -306,17 +288,15 @@ class RecoveryService:
             self.config,
         )
         moved = f", moved to {utc_text(due)} (contact window)" if due != planned_for else ""
-        store.audit(
+        audit_attempt(
             connection,
-            at=now,
-            plan_id=plan.id,
-            attempt_id=attempt_id,
-            episode_id=plan.episode_id,
-            event="scheduled",
+            attempt,
+            "scheduled",
+            now=now,
+            actor=self.owner,
             reason=preview.reason,
             detail=f"step {index + 1}: {step.action} planned for {utc_text(planned_for)}{moved}",
             guards=[check.as_dict() for check in preview.checks],
-            actor=self.owner,
         )
         return True
 
@@ -403,16 +383,8 @@ class RecoveryService:
         for attempt in attempts:
             plan = batch.plans[attempt.plan_id]
             if attempt.action == SMS and attempt.send_started:
-                store.audit(
-                    connection,
-                    at=now,
-                    plan_id=plan.id,
-                    attempt_id=attempt.id,
-                    episode_id=plan.episode_id,
-                    event="claimed",
-                    detail="a previous claim may have sent it: looking for it first",
-                    actor=self.owner,
-                )
+                looking = "a previous claim may have sent it: looking for it first"
+                audit_attempt(connection, attempt, "claimed", now=now, actor=self.owner, detail=looking)
                 work.append(Work(attempt, plan, None))
                 continue
             if attempt.claims > self.settings.max_claims:
@@ -447,16 +419,9 @@ class RecoveryService:
             store.update_attempt(
                 connection, attempt.id, touched_at=now, send_started=True, guards=guards, reason=None
             )
-            store.audit(
-                connection,
-                at=now,
-                plan_id=plan.id,
-                attempt_id=attempt.id,
-                episode_id=plan.episode_id,
-                event="claimed",
-                detail="every guard passed",
-                guards=guards,
-                actor=self.owner,
+            passed = "every guard passed"
+            audit_attempt(
+                connection, attempt, "claimed", now=now, actor=self.owner, detail=passed, guards=guards
             )
             return True
         if verdict.decision == RESCHEDULE:
@@ -464,19 +429,14 @@ class RecoveryService:
             # A claim that made nothing because the CRM could not be read does not count toward
             # max_claims: the attempt waits (with backoff) until the CRM answers or the plan expires.
             claims = attempt.claims - 1 if verdict.reason == CRM_UNAVAILABLE else attempt.claims
-            store.update_attempt(
+            requeue_attempt(
                 connection,
-                attempt.id,
-                status="pending",
-                due_at=verdict.next_at,
+                attempt,
+                verdict.next_at,
                 claims=claims,
                 reschedules=attempt.reschedules + 1,
                 reason=verdict.reason,
                 guards=guards,
-                lease_owner=None,
-                lease_until=None,
-                touched_at=None,
-                send_started=False,
             )
             detail = f"moved to {utc_text(verdict.next_at)}{self._local(plan, verdict.next_at)}"
             note_result(
@@ -494,15 +454,13 @@ class RecoveryService:
             report.rescheduled += 1
             return False
         status = "cancelled" if verdict.decision == CANCEL else "blocked"
-        store.update_attempt(
+        release_attempt(
             connection,
-            attempt.id,
+            attempt,
             status=status,
             reason=verdict.reason,
             guards=guards,
             finished_at=now,
-            lease_owner=None,
-            lease_until=None,
             touched_at=None,
             send_started=False,
         )
@@ -510,15 +468,11 @@ class RecoveryService:
             connection, plan, attempt, status, verdict.reason, now=now, actor=self.owner, guards=guards
         )
         if verdict.decision == CANCEL:
-            store.update_plan(
-                connection, plan.id, status="cancelled", closed_at=now, close_reason=verdict.reason
-            )
+            close_plan(connection, plan, "cancelled", verdict.reason, now=now)
             close_tasks(connection, plan, verdict.reason or "cancelled", now=now, actor=self.owner)
             report.cancelled += 1
         elif verdict.stops_plan:
-            store.update_plan(
-                connection, plan.id, status="exhausted", closed_at=now, close_reason=verdict.reason
-            )
+            close_plan(connection, plan, "exhausted", verdict.reason, now=now)
             report.blocked += 1
         else:
             report.blocked += 1
@@ -569,16 +523,7 @@ class RecoveryService:
             log.warning("recovery SMS %s: outcome unknown (%s); looked up after the lease", attempt.key, exc)
             uncertain = exc.describe()
             record(
-                lambda c: store.audit(
-                    c,
-                    at=now,
-                    plan_id=plan.id,
-                    attempt_id=attempt.id,
-                    episode_id=plan.episode_id,
-                    event="uncertain",
-                    detail=uncertain,
-                    actor=self.owner,
-                )
+                lambda c: audit_attempt(c, attempt, "uncertain", now=now, actor=self.owner, detail=uncertain)
             )
         except OutreachRejected as exc:
             rejection = exc
@@ -652,53 +597,24 @@ class RecoveryService:
                 record(lambda c: self._fail(c, plan, attempt, "outcome_unknown", now, report, detail))
             return  # keep the claim: the lease expires and the next claim looks again
         if found is not None:
-            receipt = found
+            receipt, earlier = found, "found sent by an earlier claim"
             record(
                 lambda c: self._finish_sent(
-                    c,
-                    attempt,
-                    plan,
-                    now,
-                    report,
-                    provider_id=receipt.id,
-                    detail="found sent by an earlier claim",
+                    c, attempt, plan, now, report, provider_id=receipt.id, detail=earlier
                 )
             )
             return
-        record(lambda c: self._release_unsent(c, attempt, plan, now, report))
+        record(lambda c: self._release_unsent(c, attempt, now, report))
 
     def _release_unsent(
         self,
         connection: Connection,
         attempt: store.Attempt,
-        plan: store.Plan,
         now: datetime,
         report: TickReport,
     ) -> None:
         """An earlier claim did not send it: due again now, the guards run again at the next claim."""
-        released = store.update_attempt(
-            connection,
-            attempt.id,
-            owner=self.owner,
-            status="pending",
-            due_at=now,
-            send_started=False,
-            touched_at=None,
-            lease_owner=None,
-            lease_until=None,
-        )
-        if released:
-            store.audit(
-                connection,
-                at=now,
-                plan_id=plan.id,
-                attempt_id=attempt.id,
-                episode_id=plan.episode_id,
-                event="retry",
-                detail="an earlier claim did not send it",
-                actor=self.owner,
-            )
-        report.retried += 1
+        self._retry(connection, attempt, now, report, due_at=now, why="an earlier claim did not send it")
 
     def _write_task(
         self,
@@ -751,17 +667,15 @@ class RecoveryService:
         """Record a made attempt, its CRM note (unless the action was the CRM write itself) and the next
         step, in one transaction. A claim lost meanwhile (another process re-claimed after our lease)
         records nothing: that process finds what we did."""
-        recorded = store.update_attempt(
+        recorded = release_attempt(
             connection,
-            attempt.id,
+            attempt,
             owner=self.owner,
             status="sent",
             finished_at=now,
             provider_id=provider_id,
             case_id=case_id,
             activity_id=activity_id,
-            lease_owner=None,
-            lease_until=None,
             detail=detail or None,
         )
         if not recorded:
@@ -770,16 +684,8 @@ class RecoveryService:
         if note:
             note_result(connection, plan, attempt, "sent", None, now=now, actor=self.owner, detail=detail)
         else:
-            store.audit(
-                connection,
-                at=now,
-                plan_id=plan.id,
-                attempt_id=attempt.id,
-                episode_id=plan.episode_id,
-                event="sent",
-                detail=detail or f"task {activity_id} on {case_id}",
-                actor=self.owner,
-            )
+            made = detail or f"task {activity_id} on {case_id}"
+            audit_attempt(connection, attempt, "sent", now=now, actor=self.owner, detail=made)
         if attempt.action == SMS and provider_id and not self.dry_run:
             catch_up(connection, attempt, plan, provider_id, now)  # a status callback that came first
         current = self._advance(connection, plan.id, now)
@@ -799,15 +705,13 @@ class RecoveryService:
     ) -> None:
         """A failed attempt stays a touch when it may have reached the customer (``send_started``)."""
         touched = attempt.touched_at if attempt.send_started else None
-        store.update_attempt(
+        release_attempt(
             connection,
-            attempt.id,
+            attempt,
             status="failed",
             reason=reason[:60],
             detail=detail[:2000],
             finished_at=now,
-            lease_owner=None,
-            lease_until=None,
             touched_at=touched if reason == "outcome_unknown" else None,
         )
         note_result(
@@ -834,29 +738,24 @@ class RecoveryService:
             )
             return
         delay = retry_delay(attempt.claims, retry_after=retry_after, base=30.0, rng=self.rng)
-        released = store.update_attempt(
-            connection,
-            attempt.id,
-            owner=self.owner,
-            status="pending",
-            due_at=now + timedelta(seconds=delay),
-            send_started=False,
-            touched_at=None,
-            lease_owner=None,
-            lease_until=None,
-            detail=detail[:2000],
-        )
-        if released:
-            store.audit(
-                connection,
-                at=now,
-                plan_id=plan.id,
-                attempt_id=attempt.id,
-                episode_id=plan.episode_id,
-                event="retry",
-                detail=detail[:2000],
-                actor=self.owner,
-            )
+        due = now + timedelta(seconds=delay)
+        self._retry(connection, attempt, now, report, due_at=due, why=detail[:2000], detail=detail[:2000])
+
+    def _retry(
+        self,
+        connection: Connection,
+        attempt: store.Attempt,
+        now: datetime,
+        report: TickReport,
+        *,
+        due_at: datetime,
+        why: str,
+        **values: Any,
+    ) -> None:
+        """Release our claim (while it holds): the attempt is due again at ``due_at``, the trail says
+        ``why``; ``values`` are further columns to set."""
+        if requeue_attempt(connection, attempt, due_at, owner=self.owner, **values):
+            audit_attempt(connection, attempt, "retry", now=now, actor=self.owner, detail=why)
         report.retried += 1
 
     # -- 4. writing the results back to the case/ticket ------------------------------------------------

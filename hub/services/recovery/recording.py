@@ -157,28 +157,11 @@ def cancel_plans(
     """Cancel plans and their pending attempts, each attempt with a CRM note in the outbox; returns how
     many attempts were cancelled. A claimed attempt is being made: it finishes, and nothing follows."""
     for plan in plans:
-        store.update_plan(connection, plan.id, status="cancelled", closed_at=now, close_reason=reason)
-        store.audit(
-            connection,
-            at=now,
-            plan_id=plan.id,
-            episode_id=plan.episode_id,
-            event="cancelled",
-            reason=reason,
-            actor=actor,
-        )
+        cancel_plan(connection, plan, reason, now=now, actor=actor)
     cancelled = 0
     for attempt in store.pending_of_plans(connection, [p.id for p in plans]):
         plan = next(p for p in plans if p.id == attempt.plan_id)
-        store.update_attempt(
-            connection,
-            attempt.id,
-            status="cancelled",
-            reason=reason,
-            finished_at=now,
-            lease_owner=None,
-            lease_until=None,
-        )
+        release_attempt(connection, attempt, status="cancelled", reason=reason, finished_at=now)
         note_result(connection, plan, attempt, "cancelled", reason, now=now, actor=actor)
         cancelled += 1
     for plan in plans:
@@ -193,6 +176,85 @@ def close_tasks(connection: Connection, plan: store.Plan, reason: str, *, now: d
     for task in store.tasks_of_plans(connection, [plan.id]):
         if not store.has_writeback(connection, writeback_key(task.key, "task_cancelled", 0)):
             note_result(connection, plan, task, "task_cancelled", reason, now=now, actor=actor)
+
+
+def close_plan(
+    connection: Connection, plan: store.Plan, status: str, reason: str | None, *, now: datetime
+) -> None:
+    """End a plan: no further step is scheduled for it."""
+    store.update_plan(connection, plan.id, status=status, closed_at=now, close_reason=reason)
+
+
+def cancel_plan(connection: Connection, plan: store.Plan, reason: str, *, now: datetime, actor: str) -> None:
+    """Cancel one plan and say so in its trail (its attempts are left as they are)."""
+    close_plan(connection, plan, "cancelled", reason, now=now)
+    audit_plan(connection, plan, "cancelled", now=now, actor=actor, reason=reason)
+
+
+def audit_plan(
+    connection: Connection, plan: store.Plan, event: str, *, now: datetime, actor: str, **details: str | None
+) -> None:
+    """A trail row about a plan as a whole; ``details``: its ``reason`` and ``detail``."""
+    where: dict[str, Any] = {"plan_id": plan.id, "episode_id": plan.episode_id}
+    store.audit(connection, at=now, event=event, actor=actor, **where, **details)
+
+
+def audit_attempt(
+    connection: Connection,
+    attempt: store.Attempt,
+    event: str,
+    *,
+    now: datetime,
+    actor: str,
+    reason: str | None = None,
+    detail: str | None = None,
+    guards: Sequence[Mapping[str, Any]] | None = None,
+) -> None:
+    """A trail row about one attempt, under its own plan and episode (those of the plan that scheduled it)."""
+    store.audit(
+        connection,
+        at=now,
+        plan_id=attempt.plan_id,
+        attempt_id=attempt.id,
+        episode_id=attempt.episode_id,
+        event=event,
+        reason=reason,
+        detail=detail,
+        guards=[dict(guard) for guard in guards] if guards is not None else None,
+        actor=actor,
+    )
+
+
+def release_attempt(
+    connection: Connection, attempt: store.Attempt, *, owner: str | None = None, **values: Any
+) -> bool:
+    """Update an attempt and drop its claim's lease; with ``owner``, only while that claim holds it (False
+    when it was lost)."""
+    return store.update_attempt(
+        connection, attempt.id, owner=owner, lease_owner=None, lease_until=None, **values
+    )
+
+
+def requeue_attempt(
+    connection: Connection,
+    attempt: store.Attempt,
+    due_at: datetime,
+    *,
+    owner: str | None = None,
+    **values: Any,
+) -> bool:
+    """Make a claimed attempt pending again, due at ``due_at``, as if never started (no touch, nothing
+    sent); the guards run again at its next claim."""
+    return release_attempt(
+        connection,
+        attempt,
+        owner=owner,
+        status="pending",
+        due_at=due_at,
+        send_started=False,
+        touched_at=None,
+        **values,
+    )
 
 
 def note_result(
@@ -210,17 +272,8 @@ def note_result(
     disposition: str | None = None,
 ) -> None:
     """The trail row and the CRM note of one result."""
-    store.audit(
-        connection,
-        at=now,
-        plan_id=plan.id,
-        attempt_id=attempt.id,
-        episode_id=plan.episode_id,
-        event=result,
-        reason=reason,
-        detail=detail or None,
-        guards=list(guards) if guards is not None else None,
-        actor=actor,
+    audit_attempt(
+        connection, attempt, result, now=now, actor=actor, reason=reason, detail=detail or None, guards=guards
     )
     code = disposition or RESULT_DISPOSITIONS.get(result) or SENT_DISPOSITIONS[attempt.action]
     subject, body = result_text(plan, attempt, result, reason, detail, guards)
