@@ -150,10 +150,12 @@ def unsettled(engine: Engine) -> tuple[int, int, datetime | None]:
     return busy, counts.get("failed", 0), earliest
 
 
-def work_until_settled(hub: Any, clock: SharedClock, pause: Callable[[], None]) -> int:
-    """Link one row at a time until every row is linked or dead; returns how many claims it made."""
+def work_until_settled(hub: Any, clock: SharedClock, pause: Callable[[], None], batch_size: int = 1) -> int:
+    """Link rows until every row is linked or dead; returns how many rows it claimed. One row at a time
+    sends consecutive rows of a burst to different workers at the same moment; a larger batch runs
+    the production batch path (waves, bulk writes) in each of them."""
     worker = hub.new_worker()
-    worker.batch_size = 1  # consecutive rows of a burst go to different workers at the same moment
+    worker.batch_size = batch_size
     claims = idle = 0
     while True:
         claimed = worker.run_once()
@@ -195,6 +197,12 @@ class CountingCRM:
         self.calls["created" if result.case.created else "create_found_existing"] += 1
         return result
 
+    def write_batch(self, writes: Any) -> Any:
+        self.calls["write_batch"] += 1
+        self.calls["create_case"] += sum(1 for w in writes if w.case is not None)
+        self.calls["append_activity"] += sum(1 for w in writes if w.case is None)
+        return self.crm.write_batch(writes)
+
     def append_activity(self, case_id: str, activity: Any, *, retrying: bool) -> Any:
         self.calls["append_activity"] += 1
         try:
@@ -222,14 +230,16 @@ def build_worker_hub(url: str, crm: str, clock: SharedClock) -> Any:
     return hub
 
 
-def process_main(url: str, crm: str, offset: Any, barrier: Any, results: Any, index: int) -> None:
+def process_main(
+    url: str, crm: str, offset: Any, barrier: Any, results: Any, index: int, batch_size: int = 1
+) -> None:
     """One worker process (spawned): build a Hub, wait for the others, link until settled."""
     try:
         clock = SharedClock(offset)
         hub = build_worker_hub(url, crm, clock)
         barrier.wait(timeout=120)
         started = time.monotonic()
-        claims = work_until_settled(hub, clock, os.sched_yield)
+        claims = work_until_settled(hub, clock, os.sched_yield, batch_size)
         elapsed = time.monotonic() - started
         results.put((index, "ok", {"claims": claims, **hub.linker.crm.calls}, elapsed))
         hub.close()
@@ -237,14 +247,18 @@ def process_main(url: str, crm: str, offset: Any, barrier: Any, results: Any, in
         results.put((index, "error", traceback.format_exc(), 0.0))
 
 
-def run_processes(url: str, crm: str, processes: int) -> list[tuple[int, str, Any, float]]:
+def run_processes(
+    url: str, crm: str, processes: int, batch_size: int = 1
+) -> list[tuple[int, str, Any, float]]:
     """Spawn ``processes`` workers and collect (index, "ok"|"error", calls|traceback, seconds)."""
     context = multiprocessing.get_context("spawn")
     offset = context.Value("d", 0.0)
     barrier = context.Barrier(processes)
     results = context.Queue()
     workers = [
-        context.Process(target=process_main, args=(url, crm, offset, barrier, results, n), daemon=True)
+        context.Process(
+            target=process_main, args=(url, crm, offset, barrier, results, n, batch_size), daemon=True
+        )
         for n in range(processes)
     ]
     root = str(ROOT)

@@ -47,6 +47,21 @@ def reset(engine: Engine) -> Sandbox:
     return sandbox
 
 
+def interleaved(events: list[Event], batch_size: int) -> list[Event]:
+    """``batch_size`` groups at a time, their first events, then their second ...: one group's events
+    fall into consecutive batches, which the processes claim at the same moment."""
+    by_group: dict[tuple, list[Event]] = defaultdict(list)
+    for event in events:
+        by_group[event.group].append(event)
+    groups = list(by_group.values())
+    ordered: list[Event] = []
+    for start in range(0, len(groups), batch_size):
+        chunk = groups[start : start + batch_size]
+        for place in range(max(len(g) for g in chunk)):
+            ordered += [g[place] for g in chunk if place < len(g)]
+    return ordered
+
+
 def activities_by_case(sandbox: Sandbox, crm: str) -> tuple[set[str], list[tuple[str, str]]]:
     """(case/ticket ids, [(case id, event key)] for every activity the hub wrote), from the CRM."""
     if crm == "salesforce":
@@ -55,10 +70,10 @@ def activities_by_case(sandbox: Sandbox, crm: str) -> tuple[set[str], list[tuple
         return cases, tasks
     tickets = {str(t["id"]) for t in sandbox.records("zendesk", "ticket")}
     found = []
-    for comment in sandbox.records("zendesk", "comment"):
-        body = comment["body"].rstrip()
-        if MARKER in body:
-            found.append((str(comment["ticket_id"]), body.rsplit(MARKER, 1)[1].strip()))
+    for comment in sandbox.records("zendesk", "comment"):  # a batched note holds several markers
+        for line in comment["body"].splitlines():
+            if line.strip().startswith(MARKER):
+                found.append((str(comment["ticket_id"]), line.strip().removeprefix(MARKER).strip()))
     return tickets, found
 
 
@@ -112,14 +127,17 @@ def check_one_case_per_group(
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("crm", ["zendesk", "salesforce"])
+@pytest.mark.parametrize("batch_size", [1, 25], ids=["one-by-one", "batches"])
 def test_simultaneous_bursts_through_worker_processes_give_one_case_each(
-    crm: str, postgres_url: str, postgres_engine: Engine
+    crm: str, batch_size: int, postgres_url: str, postgres_engine: Engine
 ) -> None:
     sandbox = reset(postgres_engine)
     events = bursts(BURSTS, per_burst=PER_BURST, start=START)
+    if batch_size > 1:  # a burst spans several batches, so its events race across processes
+        events = interleaved(events, batch_size)
     insert_all(postgres_engine, events, datetime.now(UTC))
     started = time.monotonic()
-    answers = run_processes(postgres_url, crm, PROCESSES)
+    answers = run_processes(postgres_url, crm, PROCESSES, batch_size)
     elapsed = time.monotonic() - started
     errors = [a for a in answers if a[1] != "ok"]
     assert not errors, errors[0][2]
@@ -130,7 +148,8 @@ def test_simultaneous_bursts_through_worker_processes_give_one_case_each(
     # A wait for the case costs no attempt, but each one is one more claim of the row.
     figures["waited"] = calls["claims"] - len(events)
     print(
-        f"\n{crm}: {PROCESSES} processes, {BURSTS} bursts x {PER_BURST} events + {BURSTS} unrelated = "
+        f"\n{crm}, batches of {batch_size}: {PROCESSES} processes, {BURSTS} bursts x {PER_BURST} events "
+        f"+ {BURSTS} unrelated = "
         f"{len(events)} events -> {figures['cases']} cases; create calls {calls['create_case']}, "
         f"appends {calls['append_activity']}, events that waited for their case being created "
         f"{figures['waited']}, takeovers {figures['takeovers']}, claims per process "
@@ -138,5 +157,6 @@ def test_simultaneous_bursts_through_worker_processes_give_one_case_each(
     )
     assert all(a[2]["claims"] > 0 for a in answers), "a worker process never got work: nothing raced"
     assert figures["waited"] > 0, "no event ever found its case being created: nothing raced"
+    assert batch_size == 1 or calls["write_batch"] > 0, "the batch path never ran"
     assert calls["create_case"] <= figures["cases"] + figures["takeovers"]
     reset(postgres_engine)
