@@ -15,16 +15,18 @@ Neither adapter imports the other; both import this module (the independence con
     one_by_one     a batch's writes that go alone, stopping at the first failure that is not the
                    record's own
     split_batch    a batch's retries alone (``one_by_one``), its first attempts together
+    RetryViews     ``with_retries`` / ``without_retries``: the same CRM account under another policy
 """
 
 from __future__ import annotations
 
+import copy
 import email.utils
 import random
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import requests
 import tenacity
@@ -267,3 +269,19 @@ def write_alone(crm: Any, write: BatchWrite) -> LinkResult:
     if write.case is not None:
         return crm.create_case(write.case, write.activity, retrying=write.retrying)
     return crm.append_activity(str(write.case_id), write.activity, retrying=write.retrying)
+
+
+class RetryViews:
+    """Views of one CRM adapter that differ only in their in-call retry policy. A view shares the
+    account's state (session, token, quota and rate-limit state) with the adapter it came from."""
+
+    retry: RetryPolicy
+
+    def with_retries(self, policy: RetryPolicy) -> Self:
+        view = copy.copy(self)
+        view.retry = policy
+        return view
+
+    def without_retries(self) -> Self:
+        """Never waiting inside a call: what code serving a web request must use."""
+        return self.with_retries(RetryPolicy.none())

@@ -40,7 +40,6 @@ Around every call:
 
 from __future__ import annotations
 
-import copy
 import logging
 import threading
 import time
@@ -52,7 +51,7 @@ from urllib.parse import quote
 
 from simple_salesforce import Salesforce
 
-from adapters.http import RetryPolicy, split_batch, write_alone
+from adapters.http import RetryPolicy, RetryViews, split_batch, write_alone
 from hub.domain.errors import (
     CrmAuthExpired,
     CrmError,
@@ -127,7 +126,7 @@ class _OrgState:
     auth_failure: str | None = None
 
 
-class SalesforceCRM:
+class SalesforceCRM(RetryViews):
     """One Salesforce org. Connects on the first call, not when built."""
 
     name = CRM
@@ -161,18 +160,6 @@ class SalesforceCRM:
 
     def __repr__(self) -> str:
         return f"SalesforceCRM({self.settings.where!r}, auth={self.settings.auth})"
-
-    # -- views -------------------------------------------------------------------------------------
-
-    def with_retries(self, policy: RetryPolicy) -> SalesforceCRM:
-        """The same org (token, quota state) with another in-call retry policy."""
-        view = copy.copy(self)
-        view.retry = policy
-        return view
-
-    def without_retries(self) -> SalesforceCRM:
-        """The same org, never waiting inside a call: what code serving a web request must use."""
-        return self.with_retries(RetryPolicy.none())
 
     # -- the CRM port ------------------------------------------------------------------------------
 

@@ -39,7 +39,6 @@ update hides the audit that carries the new comment's id.
 from __future__ import annotations
 
 import contextlib
-import copy
 import logging
 import threading
 import time
@@ -53,7 +52,7 @@ import requests
 from zenpy import Zenpy
 from zenpy.lib.api_objects import User
 
-from adapters.http import RetryPolicy, split_batch, write_alone
+from adapters.http import RetryPolicy, RetryViews, split_batch, write_alone
 from hub.domain.errors import (
     CrmAuthExpired,
     CrmError,
@@ -191,7 +190,7 @@ class _AccountState:
     auth_failure: str | None = None
 
 
-class ZendeskCRM:
+class ZendeskCRM(RetryViews):
     """One Zendesk account. Connects on the first call, not when built."""
 
     name = CRM
@@ -219,18 +218,6 @@ class ZendeskCRM:
 
     def __repr__(self) -> str:
         return f"ZendeskCRM({self.settings.base_url!r}, auth={self.settings.auth})"
-
-    # -- views -------------------------------------------------------------------------------------
-
-    def with_retries(self, policy: RetryPolicy) -> ZendeskCRM:
-        """The same account (connection, state) with another in-call retry policy."""
-        view = copy.copy(self)
-        view.retry = policy
-        return view
-
-    def without_retries(self) -> ZendeskCRM:
-        """The same account, never waiting inside a call: what code serving a web request must use."""
-        return self.with_retries(RetryPolicy.none())
 
     # -- the CRM port ------------------------------------------------------------------------------
 

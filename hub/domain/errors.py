@@ -4,11 +4,15 @@
     ├── ValidationFailed        input broke the contract; ``problems`` lists each (path, message)
     ├── ConfigError             admin files or settings are wrong; ``problems`` name file:line
     ├── AuthError               bad or missing signature or token
-    └── CrmError                a CRM call failed; ``action`` says what the caller should do
-        ├── CrmRetryable        transient (429, 5xx, timeout): retry, not before ``retry_after``
-        ├── CrmAuthExpired      the session expired: re-authenticate, then retry
-        ├── CrmQuotaExhausted   the org's API quota is spent: pause the adapter until ``retry_after``
-        └── CrmRecordRejected   permanent for this record: dead-letter it with the CRM's own reason
+    └── ExternalCallError       a call to an outside system failed; ``action`` says what to do,
+        │                       ``describe()`` is the line a dead-letter keeps
+        ├── OutreachError       an outreach provider (Twilio) failed: the tree at ``OutreachError``
+        └── CrmError            a CRM call failed
+            ├── CrmRetryable    transient (429, 5xx, timeout): retry, not before ``retry_after``
+            │   └── CrmWritePending  handed over, may still land: retry late, keep the case claim
+            ├── CrmAuthExpired  the session expired: re-authenticate, then retry
+            ├── CrmQuotaExhausted  the org's API quota is spent: pause until ``retry_after``
+            └── CrmRecordRejected  permanent for this record: dead-letter it with the CRM's reason
 
 No client-library exception (simple-salesforce, zenpy, requests) escapes ``adapters/``:
 each adapter raises one of these ``from`` the original.
@@ -63,9 +67,40 @@ class CrmAction(enum.Enum):
     PAUSE_FOR_QUOTA = "pause_for_quota"
 
 
-class CrmError(HubError):
-    code = "crm_error"
+class ExternalCallError(HubError):
+    """A call to an outside system failed: which system, its HTTP status and its own error code."""
+
+    code = "external_error"
     action = CrmAction.RETRY
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        system: str,
+        system_code: str | None = None,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.system = system
+        self.system_code = system_code
+        self.status = status
+        self.retry_after = retry_after
+
+    def origin(self) -> str:
+        """The system, its status and its own error code, without the message (which may echo
+        what was sent, a phone number or an email)."""
+        status = [str(self.status)] if self.status is not None else []
+        return " ".join([self.system, *status, *([self.system_code] if self.system_code else [])])
+
+    def describe(self) -> str:
+        """One line for a dead-letter: the origin and the system's own message."""
+        return f"{self.origin()}: {self.message}"
+
+
+class CrmError(ExternalCallError):
+    code = "crm_error"
 
     def __init__(
         self,
@@ -76,20 +111,15 @@ class CrmError(HubError):
         status: int | None = None,
         retry_after: float | None = None,
     ) -> None:
-        super().__init__(message)
-        self.crm = crm
-        self.crm_code = crm_code
-        self.status = status
-        self.retry_after = retry_after
+        super().__init__(message, system=crm, system_code=crm_code, status=status, retry_after=retry_after)
 
-    def describe(self) -> str:
-        """One line for a dead-letter: the CRM, its status and its own error code and message."""
-        return _describe(self.crm, self.status, self.crm_code, self.message)
+    @property
+    def crm(self) -> str:
+        return self.system
 
-
-def _describe(system: str, status: int | None, system_code: str | None, message: str) -> str:
-    parts = [system, *([str(status)] if status is not None else []), *([system_code] if system_code else [])]
-    return f"{' '.join(parts)}: {message}"
+    @property
+    def crm_code(self) -> str | None:
+        return self.system_code
 
 
 class CrmRetryable(CrmError):
@@ -135,7 +165,7 @@ class CrmRecordRejected(CrmError):
 
 # -- outreach (recovery SMS): ``hub.ports.SmsSender`` raises only these ------------------------------
 #
-#     HubError
+#     ExternalCallError
 #     └── OutreachError          a send failed; ``action`` says what the recovery engine should do
 #         ├── OutreachRetryable  nothing was sent (connection refused, 429): try again later
 #         ├── OutreachUncertain  the request may have reached the provider (read timeout, 5xx):
@@ -145,9 +175,8 @@ class CrmRecordRejected(CrmError):
 #         └── OutreachAuthFailed the credentials are wrong: nothing is sent until they are fixed
 
 
-class OutreachError(HubError):
+class OutreachError(ExternalCallError):
     code = "outreach_error"
-    action = CrmAction.RETRY
 
     def __init__(
         self,
@@ -158,14 +187,17 @@ class OutreachError(HubError):
         status: int | None = None,
         retry_after: float | None = None,
     ) -> None:
-        super().__init__(message)
-        self.provider = provider
-        self.provider_code = provider_code
-        self.status = status
-        self.retry_after = retry_after
+        super().__init__(
+            message, system=provider, system_code=provider_code, status=status, retry_after=retry_after
+        )
 
-    def describe(self) -> str:
-        return _describe(self.provider, self.status, self.provider_code, self.message)
+    @property
+    def provider(self) -> str:
+        return self.system
+
+    @property
+    def provider_code(self) -> str | None:
+        return self.system_code
 
 
 class OutreachRetryable(OutreachError):

@@ -66,8 +66,7 @@ def _profile_key(profile: CustomerProfile) -> tuple[object, ...]:
 def _failure(exc: CrmError) -> str:
     """The failure without the CRM's message: Salesforce repeats the query (the customer's phone or
     email) in it, and this text reaches logs and the case."""
-    parts = [exc.crm, *([str(exc.status)] if exc.status else []), *([exc.crm_code] if exc.crm_code else [])]
-    return f"{' '.join(parts)} ({exc.code})"
+    return f"{exc.origin()} ({exc.code})"
 
 
 @dataclass
