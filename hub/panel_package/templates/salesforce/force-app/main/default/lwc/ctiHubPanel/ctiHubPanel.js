@@ -42,7 +42,11 @@ export default class CtiHubPanel extends NavigationMixin(LightningElement) {
     connectedCallback() {
         this.messageListener = (event) => this.handleMessage(event);
         window.addEventListener('message', this.messageListener);
-        this.followRecord();
+        if (this.recordId) {
+            // On a record page the record is known now; in the utility bar the page reference
+            // wire decides, so the first frame URL is the record's panel, not a blank one.
+            this.followRecord();
+        }
     }
 
     disconnectedCallback() {
