@@ -125,9 +125,8 @@ class _TemplateChecker(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if not self.stack or self.stack[-1] != tag:
             line = self.getpos()[0]
-            self.problems.append(
-                f"line {line}: </{tag}> closes {self.stack[-1] if self.stack else 'nothing'}"
-            )
+            open_tag = f"<{self.stack[-1]}>" if self.stack else "nothing"
+            self.problems.append(f"line {line}: </{tag}> closes {open_tag}")
             return
         self.stack.pop()
 

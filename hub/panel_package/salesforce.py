@@ -224,7 +224,7 @@ def _check_trusted_site(root: Element) -> list[str]:
     problems = []
     endpoint = _text(root, "endpointUrl") or ""
     try:
-        if parse_public_url(endpoint, option="endpointUrl").base != endpoint:
+        if parse_public_url(endpoint, option="endpointUrl").origin != endpoint:
             problems.append(f"{where}: endpointUrl {endpoint!r} must be the hub's origin (no path)")
     except PackageError as exc:
         problems.append(f"{where}: {exc.message}")
