@@ -75,3 +75,25 @@ def test_vendored_sdk_speaks_zendesks_protocol_across_origins(page, consoles, op
         {"resize": [{"width": "100%", "height": "500px"}]},
     ]
     assert "ticket.saved" in page.evaluate("__zendesk.subscribed")
+
+
+def test_the_frame_keeps_zendesks_parameters_when_the_panel_moves_to_the_ticket(page, consoles, open_framed):
+    panel = consoles.panel_url("zaf", origin=consoles.console.url, app_guid="guid-1")
+    frame = open_framed(f"{consoles.console.url}/hosts/zendesk-host.html?panel={quote(panel, safe='')}")
+    frame.wait_for_function("() => __panel.current !== undefined")
+    # What the panel does once it knows the ticket: a URL without Zendesk's origin and app_guid.
+    frame.evaluate("location.assign('/hosts/panel?host=zaf&ticket=4242')")
+    frame.wait_for_url("**ticket=4242**")
+    frame.wait_for_function("() => window.__panel && __panel.current !== undefined")
+    assert frame.evaluate("__panel.error") is None
+    assert frame.evaluate("__panel.current") == TICKET
+    handshakes = [m for m in page.evaluate("__zendesk.received") if m.get("key") == "iframe.handshake"]
+    assert [m["appGuid"] for m in handshakes] == ["guid-1", "guid-1"]
+
+
+def test_a_page_without_zendesks_parameters_is_refused(consoles, open_panel):
+    state = open_panel(consoles.panel_url("zaf"))
+    assert state["error"] == {
+        "message": "Zendesk: origin null is not a configured Zendesk domain",
+        "code": "origin",
+    }
