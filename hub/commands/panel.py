@@ -24,7 +24,12 @@ def panel() -> None:
 
 @panel.command("package")
 @click.argument("console", type=click.Choice(["zendesk", "salesforce"]))
-@click.option("--public-url", required=True, help="The hub's public https URL, as agents' browsers reach it.")
+@click.option(
+    "--public-url",
+    required=True,
+    envvar="CTIHUB_PUBLIC_URL",
+    help="The hub's public https URL, as agents' browsers reach it (default: CTIHUB_PUBLIC_URL).",
+)
 @click.option(
     "--out",
     "out_dir",

@@ -179,3 +179,14 @@ def test_unwritable_out_is_a_clear_error(tmp_path):
     result = run("zendesk", "--public-url", "https://hub.example.com", "--out", str(blocker / "sub"))
     assert result.exit_code == 2
     assert f"error: --out: cannot write to {blocker / 'sub'}" in result.output
+
+
+def test_public_url_defaults_to_the_setting(tmp_path, monkeypatch):
+    monkeypatch.setenv("CTIHUB_PUBLIC_URL", "https://env.example.com")
+    assert run("zendesk", "--out", str(tmp_path)).exit_code == 0
+    with zipfile.ZipFile(tmp_path / "ctihub-zendesk-app.zip") as archive:
+        assert json.loads(archive.read("manifest.json"))["author"]["url"] == "https://env.example.com"
+    monkeypatch.delenv("CTIHUB_PUBLIC_URL")
+    missing = run("zendesk", "--out", str(tmp_path))
+    assert missing.exit_code == 2
+    assert "Missing option '--public-url'" in missing.output
