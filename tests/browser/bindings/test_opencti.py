@@ -52,7 +52,7 @@ def test_pop_save_log_and_resize_call_open_cti_with_the_documented_shapes(page, 
 
     saved = page.evaluate(
         "__panel.bridge.saveLog({Subject: 'Chat: resolved', CallDisposition: 'RESOLVED',"
-        " WhatId: '500000000000001AAA', entityApiName: 'Account'})"
+        " WhatId: '500000000000001AAA', entityApiName: 'Account', Id: '001000000000001AAA', OwnerId: 'x'})"
     )
     assert saved == {"saved": True, "id": "00T00000000000101A"}
     assert calls(page, "saveLog") == [

@@ -12,6 +12,9 @@
 
   var API_VERSION = '62.0';
   var SALESFORCE = ['https://*.force.com', 'https://*.salesforce.com'];
+  // The Task fields the panel may set through saveLog (as the LWC allows), plus the record links.
+  var TASK_FIELDS = ['Subject', 'Description', 'Status', 'Priority', 'Type', 'TaskSubtype',
+    'CallDisposition', 'CallObject', 'CallType', 'ActivityDate', 'WhatId', 'WhoId'];
   var MIN_HEIGHT = 240;
   var MAX_HEIGHT = 2560;
 
@@ -79,8 +82,9 @@
         },
         saveLog: function (fields) {
           var value = { entityApiName: 'Task' };
-          Object.keys(fields).forEach(function (name) {
-            if (name !== 'Id' && name !== 'entityApiName') {
+          // Always a new Task: no Id (an update of any record) and no other entityApiName.
+          TASK_FIELDS.forEach(function (name) {
+            if (Object.prototype.hasOwnProperty.call(fields, name)) {
               value[name] = fields[name];
             }
           });
