@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
@@ -41,6 +43,11 @@ def signout() -> ResponseReturnValue:
     return redirect(url_for("signin.signin_page"), code=303)
 
 
+def cookie_will_stick() -> bool:
+    """Browsers keep a ``Secure`` cookie over https, and over plain http only on loopback hosts."""
+    return request.is_secure or urlsplit("//" + request.host).hostname in ("localhost", "127.0.0.1", "::1")
+
+
 @bp.get("/signin/sandbox")
 def sandbox() -> ResponseReturnValue:
     """Sandbox mode only: sign in through the sandbox CRM as its user with the role the page needs.
@@ -60,6 +67,8 @@ def sandbox() -> ResponseReturnValue:
     if role not in ROLES or crm not in ("zendesk", "salesforce"):
         abort(400, description="role must be agent, operations or admin; crm zendesk or salesforce")
     next_url = safe_next(request.args.get("next"))
+    if not cookie_will_stick():
+        return render_template("sandbox_insecure.html", host=request.host), 400
     if crm == "salesforce":
         return redirect(url_for("signin_salesforce.start", next=next_url, login_hint=role))
     token = hub.sandbox.identity.zendesk_app_token(USERS[role], hub.clock.now(), ZENDESK_SUBDOMAIN)

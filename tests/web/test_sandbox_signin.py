@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from urllib.parse import urlsplit
 
 import pytest
@@ -66,3 +68,23 @@ def test_json_requests_never_sign_in_by_themselves(make_app):
 def test_the_sandbox_sign_in_refuses_unknown_roles(make_app):
     client = make_app(sandbox=True).test_client()
     assert client.get("/signin/sandbox?role=root&crm=zendesk").status_code == 400
+
+
+def test_over_plain_http_on_another_host_the_sandbox_explains_instead_of_looping(make_app):
+    client = make_app(sandbox=True).test_client()
+    answer = client.get("/signin/sandbox?crm=zendesk&role=agent&next=/", base_url="http://192.168.1.5:8000")
+    assert answer.status_code == 400
+    assert "Open the sandbox on 127.0.0.1" in answer.get_data(as_text=True)
+    secure = client.get("/signin/sandbox?crm=zendesk&role=agent&next=/", base_url="https://hub.example")
+    assert secure.status_code == 200
+
+
+def test_a_sandbox_user_without_the_role_is_offered_the_sandbox_user_who_has_it(make_app):
+    app = install(make_app(sandbox=True))
+    client = app.test_client()
+    open_page(client, "/")  # signed in as the sandbox agent
+    denied = client.get("/test/ops-page", headers={"Accept": "text/html"})
+    assert denied.status_code == 403
+    switch = re.search(r'href="(/signin/sandbox[^"]+)"', denied.get_data(as_text=True)).group(1)
+    answer = open_page(client, html.unescape(switch))
+    assert "<h1>Ops page</h1>" in answer.get_data(as_text=True)
