@@ -98,3 +98,31 @@ def test_the_same_origin_may_frame_the_pages_in_sandbox_mode(live_hub, page):
     )
     page.goto(live_hub.url + "/test/console")
     expect(page.frame_locator("#hub").get_by_role("heading", name="Sign in to CTI Hub")).to_be_visible()
+
+
+def test_hub_api_sends_the_csrf_token_and_rejects_with_the_hubs_error(live_hub, page):
+    from tests.web.routes import install
+
+    install(live_hub.app)
+    page.goto(live_hub.url + "/")
+    expect(page.locator(".site-header__name")).to_have_text("Sam Agent")
+
+    assert page.evaluate("() => Hub.api('POST', '/v1/test/change', {})") == {"changed": True}
+    error = page.evaluate(
+        """() => {
+          document.querySelector('meta[name="csrf-token"]').setAttribute('content', 'forged');
+          return Hub.api('POST', '/v1/test/change', {}).then(
+            () => null,
+            (e) => ({isApiError: e instanceof Hub.ApiError, status: e.status, code: e.code, body: e.body}));
+        }"""
+    )
+    assert error["isApiError"] and error["status"] == 403 and error["code"] == "csrf_failed"
+    assert error["body"]["error"]["code"] == "csrf_failed"
+    assert page.evaluate("() => Hub.api('GET', '/v1/test/whoami')")["subject"] == "zendesk:user:9001"
+
+
+def test_hub_format_time_uses_the_given_zone(live_hub, page):
+    page.goto(live_hub.url + "/signin")
+    text = page.evaluate("() => Hub.formatTime('2026-12-06T15:05:00Z', 'America/New_York')")
+    assert "10:05" in text
+    assert page.evaluate("() => Hub.formatTime('', 'UTC')") == ""
