@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from playwright.sync_api import expect
@@ -59,6 +59,7 @@ class _ConsoleStandIn(BaseHTTPRequestHandler):
     """A page on another origin (another port) that frames the hub, like a console would."""
 
     target = ""
+    timeout = 5  # a browser's speculative connection that never sends a request must not hold a thread
 
     def do_GET(self) -> None:
         body = f'<!doctype html><title>console</title><iframe id="hub" src="{self.target}"></iframe>'.encode()
@@ -74,7 +75,8 @@ class _ConsoleStandIn(BaseHTTPRequestHandler):
 @pytest.fixture
 def other_origin(live_hub):
     handler = type("Console", (_ConsoleStandIn,), {"target": live_hub.url + "/signin"})
-    server = HTTPServer(("127.0.0.1", 0), handler)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True  # shutdown() never waits on an idle keep-alive connection
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}/"
