@@ -26,6 +26,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, hub: Hub | None 
         health,
         panel,
         recovery,
+        security,
+        signin,
     )
 
     if hub is None:
@@ -34,6 +36,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, hub: Hub | None 
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions["ctihub"] = hub
     errors.register(app)
+    security.configure(app, hub)
+    app.register_blueprint(signin.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(episodes.bp)
