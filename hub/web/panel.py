@@ -93,7 +93,7 @@ def panel_version(crm: str, object_name: str, record_id: str) -> ResponseReturnV
     """The cheap live check: 304 while the panel's data is unchanged."""
     _record(crm, object_name, record_id)
     etag = _etag(panel_service().version(crm, record_id))
-    if etag in request.if_none_match:
+    if request.if_none_match.contains(etag.strip('"')):
         return "", 304, {"ETag": etag, "Cache-Control": "no-store"}
     return {"version": etag}, 200, {"ETag": etag, "Cache-Control": "no-store"}
 
