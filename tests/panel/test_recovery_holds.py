@@ -46,7 +46,7 @@ def test_a_paused_plan_never_sends_and_resumes_where_it_stopped(engine, clock):
 def test_a_plan_paused_after_its_attempt_was_claimed_by_nobody_yet_is_held_at_the_claim(engine, clock):
     """The pause lands between scheduling and the claim's guards: the claim re-reads the plan."""
     h = harness(engine, clock)
-    episode = planned(h)
+    planned(h)
     from sqlalchemy import update
 
     from hub.store.recovery_tables import recovery_plans
