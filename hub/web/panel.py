@@ -20,6 +20,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 
+from hub.domain.errors import ValidationFailed
 from hub.services.panel import OBJECTS, PanelService
 from hub.services.panel_actions import ActionRefused, Actor, PanelActions
 from hub.services.screen_pop import ScreenPop
@@ -116,9 +117,7 @@ def panel_action(crm: str, object_name: str, record_id: str, kind: str) -> Respo
     return result, 200
 
 
-@bp.get("/v1/screen-pop")
-@require_role("agent")
-def screen_pop() -> ResponseReturnValue:
+def _screen_pop() -> dict[str, Any]:
     hub = current_hub()
     popper = ScreenPop(
         engine=hub.engine,
@@ -128,7 +127,28 @@ def screen_pop() -> ResponseReturnValue:
         default_region=hub.settings.default_region,
     )
     args = {name: request.args.get(name, "") for name in ("phone", "email", "platform", "id")}
-    return popper.pop(args, time_zone=_time_zone()), 200, {"Cache-Control": "no-store"}
+    return popper.pop(args, time_zone=_time_zone())
+
+
+@bp.get("/v1/screen-pop")
+@require_role("agent")
+def screen_pop() -> ResponseReturnValue:
+    return _screen_pop(), 200, {"Cache-Control": "no-store"}
+
+
+@bp.get("/panel/pop")
+@require_role("agent")
+def screen_pop_page() -> ResponseReturnValue:
+    """The screen pop for a console: one record opens its panel; several are offered as a choice."""
+    try:
+        answer = _screen_pop()
+    except ValidationFailed as failed:
+        return _page("panel/pop.html", answer=None, error=failed), 422
+    record = answer.get("record")
+    if answer["decision"] == "pop" and record and record.get("panel_path"):
+        suffix = f"?host={_host()}" if _host() else ""
+        return redirect(record["panel_path"] + suffix)
+    return _page("panel/pop.html", answer=answer, error=None), 200, {"Cache-Control": "no-store"}
 
 
 def _etag(version: str) -> str:

@@ -48,7 +48,7 @@
         body.innerHTML = html;
         open.forEach(function (id) { var d = id && document.getElementById(id); if (d) { d.open = true; } });
         if (focused && document.getElementById(focused)) { document.getElementById(focused).focus(); }
-        announce(message || "The panel was updated.");
+        if (message) { announce(message); }
         resize();
       })
       .catch(function () { /* the next poll tries again */ })
@@ -138,7 +138,11 @@
       if (!button || button.disabled) { return; }
       submitAction(form, button, api);
     });
-    body.addEventListener("click", function (event) {
+  }
+
+  /* A record link opens in the console through the bridge when there is one (else: a new tab). */
+  function wirePops() {
+    document.addEventListener("click", function (event) {
       var link = event.target.closest("a[data-panel-pop]");
       if (!link || !bridge || typeof bridge.pop !== "function") { return; }
       var parts = link.getAttribute("data-panel-pop").split("|");
@@ -188,12 +192,15 @@
 
   function start() {
     var api = document.body.getAttribute("data-panel-api");
+    wirePops();
     if (document.body.hasAttribute("data-panel-entry")) { entry(); return; }
-    if (!api) { return; }
+    if (!api) { connect(); return; }
     var seconds = parseFloat(document.body.getAttribute("data-poll-seconds")) || 3;
     wireActions(api);
     connect().then(function () { followRecord(); resize(); });
     poll(api, seconds);
+    /* time passes even when nothing is recorded: re-render the clocks' "left" once a minute */
+    window.setInterval(function () { refresh(""); }, 60000);
   }
 
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", start); } else { start(); }
