@@ -20,6 +20,7 @@ from hub.domain.catalog import Catalog
 from hub.domain.identity import EMAIL, EXTERNAL_PREFIX, PHONE
 from hub.ports import Clock
 from hub.services.panel_format import (
+    channel_label,
     mask_email,
     mask_phone,
     minutes_text,
@@ -230,6 +231,7 @@ class PanelService:
                     "inbox_id": r.inbox_id,
                     "source": r.source,
                     "channel": p.get("channel"),
+                    "channel_label": channel_label(p.get("channel")),
                     "direction": p.get("direction", "inbound"),
                     "occurred_at": p.get("occurred_at"),
                     "at": times(_parse(p.get("occurred_at"))),
@@ -294,6 +296,7 @@ class PanelService:
                     "purpose": plan.purpose,
                     "trigger": {
                         "channel": plan.channel,
+                        "channel_label": channel_label(plan.channel),
                         "outcome": plan.outcome,
                         "at": times(plan.occurred_at),
                     },

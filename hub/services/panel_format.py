@@ -8,6 +8,20 @@ from hub.services.recovery.recording import REASON_TEXT
 
 DOT = "\u2022"  # •
 
+CHANNEL_LABELS = {
+    "chat": "Chat",
+    "sms": "SMS",
+    "self_service": "Self-service",
+    "voice": "Voice",
+    "email": "Email",
+    "messaging": "Messaging",
+}
+
+
+def channel_label(channel: str | None) -> str:
+    return CHANNEL_LABELS.get(channel or "", (channel or "").replace("_", " ").capitalize())
+
+
 PANEL_REASONS = {
     "agent_paused": "an agent paused the follow-ups",
     "agent_resumed": "an agent resumed the follow-ups",
@@ -47,7 +61,7 @@ def minutes_text(minutes: float) -> str:
     if days:
         return f"{days} d {hours} h" if hours else f"{days} d"
     if hours:
-        return f"{hours} h {mins:02d} min"
+        return f"{hours} h {mins:02d} min" if mins else f"{hours} h"
     return f"{mins} min"
 
 

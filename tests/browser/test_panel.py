@@ -113,8 +113,8 @@ def test_an_agent_sees_the_trail_sla_and_a_recovery_block_first_paint_under_a_se
     items = page.get_by_test_id("trail-item")
     expect(items).to_have_count(3)
     expect(items.nth(0)).to_contain_text("Chat abandoned")
-    expect(items.nth(1)).to_contain_text("Sms")
-    expect(items.nth(2)).to_contain_text("Self service")
+    expect(items.nth(1)).to_contain_text("SMS")
+    expect(items.nth(2)).to_contain_text("Self-service")
     items.nth(0).get_by_text("Transcript").click()
     expect(items.nth(0).get_by_text("I was charged twice in October")).to_be_visible()
     clocks = page.get_by_test_id("sla-clock")
@@ -128,6 +128,8 @@ def test_an_agent_sees_the_trail_sla_and_a_recovery_block_first_paint_under_a_se
     for width, name in ((360, "panel-360.png"), (1000, "panel-1000.png")):
         page.set_viewport_size({"width": width, "height": 900})
         page.screenshot(path=str(_shot(name)), full_page=True)
+    page.set_viewport_size({"width": 400, "height": 1000})  # a console side panel, for the README
+    page.screenshot(path=str(_shot("panel-400.png")))
 
 
 def _shot(name: str) -> Path:
