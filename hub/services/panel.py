@@ -99,11 +99,12 @@ class PanelService:
         }
         base = {"record": record, "time_zone": times.tz.key, "now": times(now)}
         with self.engine.connect() as connection:
-            episode_ids = store.episodes_of_record(connection, crm, record_id)
-            if not episode_ids:
+            linked = store.episodes_of_record(connection, crm, record_id)
+            if not linked:
                 noun = "ticket" if crm == "zendesk" else "case"
                 return {**base, "found": False, "message": NOTHING_YET.format(noun=noun), "version": "none"}
-            episode = store.episode_row(connection, episode_ids[0])
+            episode = linked[0]
+            episode_ids = [row.id for row in linked]
             customer_key = episode.customer_key
             body = {
                 **base,
@@ -117,19 +118,18 @@ class PanelService:
                 "dispositions": [
                     {"code": d.code, "label": d.label} for d in self.catalog.dispositions.values()
                 ],
+                "sla": self._sla(connection, episode.id, now, times),
                 "version": store.version(connection, episode_ids, customer_key),
             }
-        body["sla"] = self._sla(episode.id, now, times)
         return body
 
     def version(self, crm: str, record_id: str) -> str:
         """What ``for_record`` would fingerprint, for the page's cheap live poll."""
         with self.engine.connect() as connection:
-            episode_ids = store.episodes_of_record(connection, crm, record_id)
-            if not episode_ids:
+            linked = store.episodes_of_record(connection, crm, record_id)
+            if not linked:
                 return "none"
-            episode = store.episode_row(connection, episode_ids[0])
-            return store.version(connection, episode_ids, episode.customer_key)
+            return store.version(connection, [row.id for row in linked], linked[0].customer_key)
 
     # -- the parts ---------------------------------------------------------------------------------
 
@@ -247,11 +247,13 @@ class PanelService:
             )
         return sorted(items, key=lambda i: (i["at"]["iso"] if i["at"] else "", i["inbox_id"]))
 
-    def _sla(self, episode_id: str, now: datetime, times: Times) -> list[dict[str, Any]]:
+    def _sla(
+        self, connection: Connection, episode_id: str, now: datetime, times: Times
+    ) -> list[dict[str, Any]]:
         if self.sla is None:
             return []
         clocks = []
-        for clock in self.sla.episode(episode_id, now).current:
+        for clock in self.sla.episode_on(connection, episode_id, now).current:
             running = clock.ended_at is None
             left = clock.target_minutes - clock.elapsed_minutes if running else None
             if left is None:

@@ -123,7 +123,7 @@ class PanelActions:
             episodes = store.episodes_of_record(connection, crm, record_id)
         if not episodes:
             raise ActionRefused(404, "not_found", f"no hub activity for {crm} record {record_id!r}")
-        episode_id = episodes[0]
+        episode_id = episodes[0].id
         request = {k: body.get(k) for k in ("code", "inbox_id", "reason") if body.get(k) is not None}
         started = self._start(action_id, kind, crm, record_id, episode_id, actor, request)
         if started.get("done"):

@@ -35,19 +35,16 @@ class TrailRow:
     payload: dict[str, Any]
 
 
-def episodes_of_record(connection: Connection, crm: str, case_id: str) -> list[str]:
-    """The episodes whose case/ticket in ``crm`` is this record, newest first."""
-    rows = connection.execute(
-        select(episode_cases.c.episode_id)
-        .select_from(episode_cases.join(episodes, episodes.c.id == episode_cases.c.episode_id))
-        .where(episode_cases.c.crm == crm, episode_cases.c.case_id == case_id)
-        .order_by(episodes.c.opened_at.desc(), episodes.c.id.desc())
-    ).scalars()
-    return list(rows)
-
-
-def episode_row(connection: Connection, episode_id: str) -> Any:
-    return connection.execute(select(episodes).where(episodes.c.id == episode_id)).first()
+def episodes_of_record(connection: Connection, crm: str, case_id: str) -> list[Any]:
+    """The episodes whose case/ticket in ``crm`` is this record, newest first (whole rows)."""
+    return list(
+        connection.execute(
+            select(episodes)
+            .select_from(episode_cases.join(episodes, episodes.c.id == episode_cases.c.episode_id))
+            .where(episode_cases.c.crm == crm, episode_cases.c.case_id == case_id)
+            .order_by(episodes.c.opened_at.desc(), episodes.c.id.desc())
+        ).all()
+    )
 
 
 def customer_row(connection: Connection, key: str) -> Any:
@@ -192,20 +189,15 @@ def recovery_blocks(connection: Connection, episode_id: str) -> list[Any]:
 
 def duplicates_linked(connection: Connection, crm: str, case_id: str) -> list[tuple[str, str]]:
     """(other case id, relation) for cases ``ctihub dedup`` linked to this one, either way."""
-    found = [
-        (r.duplicate_id, "duplicate")
-        for r in connection.execute(
-            select(dedup_links.c.duplicate_id).where(
-                dedup_links.c.crm == crm, dedup_links.c.master_id == case_id
-            )
+    rows = connection.execute(
+        select(dedup_links.c.duplicate_id, dedup_links.c.master_id).where(
+            dedup_links.c.crm == crm,
+            or_(dedup_links.c.master_id == case_id, dedup_links.c.duplicate_id == case_id),
         )
+    ).all()
+    return [
+        (r.duplicate_id, "duplicate") if r.master_id == case_id else (r.master_id, "master") for r in rows
     ]
-    master = connection.execute(
-        select(dedup_links.c.master_id).where(dedup_links.c.crm == crm, dedup_links.c.duplicate_id == case_id)
-    ).scalar()
-    if master is not None:
-        found.append((master, "master"))
-    return found
 
 
 def scan_findings(connection: Connection, crm: str, customer_key: str, family: str) -> list[Any]:
@@ -251,27 +243,26 @@ def sibling_cases(
 
 def version(connection: Connection, episode_ids: list[str], customer_key: str | None) -> str:
     """A cheap fingerprint of what the panel shows: it changes whenever something new is recorded
-    for these episodes (an event, an SLA history entry, a recovery step, an agent's action)."""
+    for these episodes (an event, an SLA history entry, a recovery step, an agent's action) or the
+    customer's open episodes change. Two statements, each answered from indexes."""
     if not episode_ids:
         return "none"
-    parts: list[object] = []
-    for table, column in (
-        (inbox, inbox.c.episode_id),
-        (sla_events, sla_events.c.episode_id),
-        (recovery_audit, recovery_audit.c.episode_id),
-        (panel_actions, panel_actions.c.episode_id),
-        (disposition_corrections, disposition_corrections.c.episode_id),
-    ):
-        parts.append(connection.execute(select(func.max(table.c.id)).where(column.in_(episode_ids))).scalar())
-    states = connection.execute(
-        select(episodes.c.id, episodes.c.status, episodes.c.last_event_at).where(
-            or_(
-                episodes.c.id.in_(episode_ids),
-                and_(episodes.c.customer_key == customer_key, episodes.c.status == "open"),
-            )
-            if customer_key
-            else episodes.c.id.in_(episode_ids)
+    latest = [
+        select(func.max(table.c.id)).where(column.in_(episode_ids)).scalar_subquery()
+        for table, column in (
+            (inbox, inbox.c.episode_id),
+            (sla_events, sla_events.c.episode_id),
+            (recovery_audit, recovery_audit.c.episode_id),
+            (panel_actions, panel_actions.c.episode_id),
+            (disposition_corrections, disposition_corrections.c.episode_id),
         )
+    ]
+    parts: list[object] = list(connection.execute(select(*latest)).one())
+    listed = episodes.c.id.in_(episode_ids)
+    if customer_key:
+        listed = or_(listed, and_(episodes.c.customer_key == customer_key, episodes.c.status == "open"))
+    states = connection.execute(
+        select(episodes.c.id, episodes.c.status, episodes.c.last_event_at).where(listed)
     ).all()
     parts += sorted((s.id, s.status, _text(s.last_event_at)) for s in states)
     return json.dumps(parts, default=str, separators=(",", ":"))
