@@ -156,8 +156,7 @@ class Buffers:
         rows = self.rows[table]
         rows.append(row)
         if len(rows) >= BATCH:
-            insert(self.engine, table, rows)
-            rows.clear()
+            self.flush()  # every table, parents first: foreign keys hold at each flush
 
     def flush(self) -> None:
         for table, rows in self.rows.items():  # parents first: the dict keeps TABLES' order

@@ -13,6 +13,7 @@ is open; a conditional GET every few seconds costs one indexed query and frees t
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from pathlib import Path
@@ -194,8 +195,6 @@ def screen_pop_page() -> ResponseReturnValue:
 
 
 def _etag(version: str) -> str:
-    import hashlib
-
     return '"' + hashlib.sha256(version.encode()).hexdigest()[:20] + '"'
 
 
