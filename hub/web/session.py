@@ -200,7 +200,12 @@ def _forbidden(principal: Principal, roles: tuple[str, ...]) -> ResponseReturnVa
     message = f"this needs the {' or '.join(roles)} role; you are signed in as {principal.name}"
     if wants_json():
         return error_response(403, "forbidden", message)
-    return render_template("forbidden.html", message=message, roles=roles), 403
+    switch = None
+    if current_hub().sandbox is not None:  # the demo: offer the sandbox user who has the role
+        switch = url_for(
+            "signin.sandbox", next=request.full_path.rstrip("?"), role=roles[0], crm=crm_of_request()
+        )
+    return render_template("forbidden.html", message=message, roles=roles, sandbox_switch=switch), 403
 
 
 def _csrf_failed() -> ResponseReturnValue:

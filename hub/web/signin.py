@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from hub.web.context import current_hub
-from hub.web.session import ROLES, Principal, csrf_ok, current_principal, safe_next, sign_in, sign_out
+from hub.web.session import ROLES, csrf_ok, current_principal, safe_next, sign_out
 from hub.web.signin_page import render_signin
 
 bp = Blueprint("signin", __name__)
@@ -17,8 +19,6 @@ DESTINATIONS = (
     ("operations", "/dashboard", "Operations dashboard", "Deflection, SLA and recovery across channels."),
     ("admin", "/admin", "Admin console", "Mappings, catalog and connections."),
 )
-
-SANDBOX_NAMES = {"agent": "Sandbox Agent", "operations": "Sandbox Operations", "admin": "Sandbox Admin"}
 
 
 @bp.get("/")
@@ -43,23 +43,33 @@ def signout() -> ResponseReturnValue:
     return redirect(url_for("signin.signin_page"), code=303)
 
 
+def cookie_will_stick() -> bool:
+    """Browsers keep a ``Secure`` cookie over https, and over plain http only on loopback hosts."""
+    return request.is_secure or urlsplit("//" + request.host).hostname in ("localhost", "127.0.0.1", "::1")
+
+
 @bp.get("/signin/sandbox")
 def sandbox() -> ResponseReturnValue:
-    """Sandbox mode only: sign in as the sandbox user with the role the page needs, no click."""
+    """Sandbox mode only: sign in through the sandbox CRM as its user with the role the page needs.
+
+    No click, and through the production code: for Zendesk the sandbox signs an app token that this
+    page posts to ``/signin/zendesk``; for Salesforce the OAuth flow runs against the sandbox's
+    authorize, token and userinfo endpoints.
+    """
     hub = current_hub()
     if hub.sandbox is None:
         abort(404)
+    from adapters.sandbox import ZENDESK_SUBDOMAIN
+    from adapters.sandbox.identity import USERS
+
     role = request.args.get("role", "agent")
     crm = request.args.get("crm", hub.settings.crm)
     if role not in ROLES or crm not in ("zendesk", "salesforce"):
         abort(400, description="role must be agent, operations or admin; crm zendesk or salesforce")
-    sign_in(
-        Principal(
-            subject=f"sandbox:{role}",
-            name=SANDBOX_NAMES[role],
-            crm=crm,
-            roles=frozenset(ROLES[: ROLES.index(role) + 1]),
-            email=f"{role}@sandbox.invalid",
-        )
-    )
-    return redirect(safe_next(request.args.get("next")), code=303)
+    next_url = safe_next(request.args.get("next"))
+    if not cookie_will_stick():
+        return render_template("sandbox_insecure.html", host=request.host), 400
+    if crm == "salesforce":
+        return redirect(url_for("signin_salesforce.start", next=next_url, login_hint=role))
+    token = hub.sandbox.identity.zendesk_app_token(USERS[role], hub.clock.now(), ZENDESK_SUBDOMAIN)
+    return render_template("sandbox_zendesk.html", token=token, next_url=next_url, user=USERS[role])

@@ -17,7 +17,7 @@ def render_signin(
         render_template(
             "signin.html",
             next_url=safe_next(next_url),
-            salesforce=current_app.extensions["ctihub_web"].salesforce_signin_ready,
+            salesforce="ctihub_salesforce_oauth" in current_app.extensions,
             zendesk_subdomain=hub.settings.crm_settings.get("zendesk", {}).get("subdomain"),
             sandbox=hub.sandbox is not None,
             error=error,

@@ -203,17 +203,6 @@ def test_safe_next_keeps_local_paths(target):
     assert safe_next(target) == target
 
 
-def test_sandbox_page_without_session_signs_in_with_the_role_it_needs_and_returns(sandbox_app):
-    install(sandbox_app)
-    client = sandbox_app.test_client()
-    answer = client.get("/test/ops-page", headers={"Accept": "text/html"}, follow_redirects=True)
-    assert answer.status_code == 200
-    assert "<h1>Ops page</h1>" in answer.get_data(as_text=True)
-    assert answer.request.path == "/test/ops-page"
-    # the JSON API never signs in by itself, even in sandbox mode
-    assert sandbox_app.test_client().get("/v1/test/whoami").status_code == 401
-
-
 def test_landing_page_links_only_what_the_principal_may_open(client):
     signed_in(client, "operations")
     page = client.get("/").get_data(as_text=True)
