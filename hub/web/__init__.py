@@ -25,6 +25,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, hub: Hub | None 
         episodes,
         errors,
         health,
+        panel,
         recovery,
         security,
         signin,
@@ -52,6 +53,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, hub: Hub | None 
     app.register_blueprint(dedup.bp)
     app.register_blueprint(crm.bp)
     app.register_blueprint(recovery.bp)
+    app.register_blueprint(panel.bp)
     if hub.sandbox is not None:
         app.register_blueprint(hub.sandbox.blueprint(), url_prefix="/sandbox")
     return app
