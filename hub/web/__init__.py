@@ -15,7 +15,18 @@ MAX_BODY_BYTES = 1024 * 1024
 
 def create_app(test_config: Mapping[str, Any] | None = None, *, hub: Hub | None = None) -> Flask:
     """``test_config`` overrides Settings fields (as the Flask tutorial's factory does)."""
-    from hub.web import api, channel_webhooks, crm, dedup, deflection, episodes, errors, health, recovery
+    from hub.web import (
+        api,
+        channel_webhooks,
+        crm,
+        dedup,
+        deflection,
+        episodes,
+        errors,
+        health,
+        metrics,
+        recovery,
+    )
 
     if hub is None:
         hub = build_hub(Settings.from_env(**dict(test_config or {})))
@@ -31,6 +42,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, hub: Hub | None 
     app.register_blueprint(dedup.bp)
     app.register_blueprint(crm.bp)
     app.register_blueprint(recovery.bp)
+    app.register_blueprint(metrics.bp)
     if hub.sandbox is not None:
         app.register_blueprint(hub.sandbox.blueprint(), url_prefix="/sandbox")
     return app

@@ -70,7 +70,8 @@ def test_the_extension_check_catches_breaking_changes():
     theirs = {"required": ["a"], "properties": {"a": {"type": "string"}}, "additionalProperties": False}
     added = {**theirs, "properties": {**theirs["properties"], "b": {"enum": ["x"]}}}
     assert extension_problems(added, theirs) == []
-    assert extension_problems({**added, "required": ["a", "b"]}, theirs) == ["$.required: ['a', 'b'] != ['a']"]
+    demanding = {**added, "required": ["a", "b"]}
+    assert extension_problems(demanding, theirs) == ["$.required: ['a', 'b'] != ['a']"]
     assert extension_problems({**theirs, "properties": {}}, theirs) == ["$.properties.a: missing"]
     changed = {**theirs, "properties": {"a": {"type": "integer"}}}
     assert extension_problems(changed, theirs) == ["$.properties.a.type: 'integer' != 'string'"]
