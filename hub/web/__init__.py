@@ -15,6 +15,7 @@ MAX_BODY_BYTES = 1024 * 1024
 
 def create_app(test_config: Mapping[str, Any] | None = None, *, hub: Hub | None = None) -> Flask:
     """``test_config`` overrides Settings fields (as the Flask tutorial's factory does)."""
+    from hub.mappings.roles import load_role_rules
     from hub.web import (
         api,
         channel_webhooks,
@@ -26,6 +27,10 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, hub: Hub | None 
         health,
         metrics,
         recovery,
+        security,
+        signin,
+        signin_salesforce,
+        signin_zendesk,
     )
 
     if hub is None:
@@ -34,6 +39,12 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, hub: Hub | None 
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions["ctihub"] = hub
     errors.register(app)
+    web = security.configure(app, hub)
+    app.extensions["ctihub_roles"] = load_role_rules(hub.settings.mappings_dir)
+    signin_salesforce.register(app, hub, web)
+    app.register_blueprint(signin.bp)
+    app.register_blueprint(signin_zendesk.bp)
+    app.register_blueprint(signin_salesforce.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(episodes.bp)
