@@ -95,6 +95,8 @@ def test_demo_links_every_outcome_of_its_day_and_says_so(runner, crm):
     attached = int(result.output.split(f"{noun} attached")[1].split()[0])
     assert created + attached == 60
     assert attached > 0  # repeat customers land on their open case
+    panel = result.output.strip().splitlines()[-1].strip()  # the demo ends with one record's panel URL
+    assert panel.startswith("http://127.0.0.1:") and f"/panel/{crm}/{noun}/" in panel
 
 
 def test_a_second_demo_run_starts_from_a_fresh_day(runner):

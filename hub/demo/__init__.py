@@ -130,5 +130,30 @@ def _summary(hub: Any, url: str, run: str, statuses: Counter[int], day: list[dic
         f"  catalog    {url}/v1/catalog    schema {url}/v1/schemas/outcome-event    ready {url}/readyz",
         f"  database   {hub.settings.database_url}",
     ]
+    panel = _panel_url(hub, url, run)
+    if panel:
+        lines += [
+            "",
+            "The agent panel of one of them, to open in a browser while the demo serves",
+            "(`ctihub demo --keep-running --port 8080`; the sandbox signs you in as an agent):",
+            f"  {panel}",
+        ]
     click.echo("\n".join(lines))
     return accepted == len(day) and linked == accepted and not rejected
+
+
+def _panel_url(hub: Any, url: str, run: str) -> str | None:
+    """The panel of the case/ticket with the most events of this run (the richest trail to look at)."""
+    crm = hub.settings.crm
+    with hub.engine.connect().execution_options(readonly=True) as connection:
+        row = connection.execute(
+            select(event_links.c.case_id, func.count().label("events"))
+            .join(inbox, inbox.c.id == event_links.c.inbox_id)
+            .where(_this_run(run), event_links.c.crm == crm)
+            .group_by(event_links.c.case_id)
+            .order_by(func.count().desc(), event_links.c.case_id)
+            .limit(1)
+        ).first()
+    if row is None:
+        return None
+    return f"{url}/panel/{crm}/{'tickets' if crm == 'zendesk' else 'cases'}/{row.case_id}"

@@ -219,6 +219,10 @@ class SlaService:
         with self.engine.connect() as connection:
             return self._derive(connection, episode_id, now, persist=False)
 
+    def episode_on(self, connection: Connection, episode_id: str, now: datetime) -> EpisodeSla:
+        """``episode`` on the caller's connection (the agent panel reads everything on one)."""
+        return self._derive(connection, episode_id, now, persist=False)
+
     # -- writing ----------------------------------------------------------------------------------
 
     def refresh(self, connection: Connection, episode_id: str, now: datetime) -> EpisodeSla:

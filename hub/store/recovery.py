@@ -33,7 +33,10 @@ from hub.store.sql import insert_ignoring_conflicts
 from hub.store.tables import consent_ledger, episodes
 
 LIVE = ("pending", "claimed")
-OPEN_PLANS = ("recorded", "active")
+# A paused plan (an agent's hold) is still open: the customer coming back, the case closing or an
+# agent's cancel ends it like any other; its held attempts are "paused", which no claim picks.
+OPEN_PLANS = ("recorded", "active", "paused")
+WAITING = ("pending", "paused")  # attempts not yet made, whether due or held
 # Attempts that count as a touch of the customer (a claimed one is being made now).
 TOUCHED = ("claimed", "sent", "failed")
 
@@ -412,7 +415,7 @@ def pending_of_plans(connection: Connection, plan_ids: Sequence[int]) -> list[At
         return []
     rows = connection.execute(
         select(recovery_attempts).where(
-            and_(recovery_attempts.c.plan_id.in_(plan_ids), recovery_attempts.c.status == "pending")
+            and_(recovery_attempts.c.plan_id.in_(plan_ids), recovery_attempts.c.status.in_(WAITING))
         )
     )
     return [_attempt(row) for row in rows.all()]

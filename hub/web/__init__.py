@@ -26,6 +26,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, hub: Hub | None 
         errors,
         health,
         metrics,
+        panel,
         recovery,
         security,
         signin,
@@ -54,6 +55,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, hub: Hub | None 
     app.register_blueprint(crm.bp)
     app.register_blueprint(recovery.bp)
     app.register_blueprint(metrics.bp)
+    app.register_blueprint(panel.bp)
     if hub.sandbox is not None:
         app.register_blueprint(hub.sandbox.blueprint(), url_prefix="/sandbox")
     return app

@@ -9,6 +9,7 @@ One module per purpose:
     crm_consent   the CRM's own do-not-contact flags, read before a callback/email attempt is claimed
     delivery      Twilio's delivery statuses of recovery texts (status callbacks)
     writeback     the outbox of CRM notes, appended to the case/ticket
+    holds         an agent's pause, resume or cancel of an episode's follow-ups (the agent panel)
     crm_values    the field mapping and catalog values of what recovery writes
     settings      ``CTIHUB_RECOVERY_*`` and the SMS sender
     keys          derived keys (plans, attempts, notes) and small helpers
@@ -27,6 +28,7 @@ Callers import from here: ``plan_for_outcome``, ``on_episode_event``, ``Recovery
 from __future__ import annotations
 
 from .engine import RecoveryService, TickReport
+from .holds import cancel_by_agent, pause_episode, resume_episode
 from .keys import attempt_key, owner_name, trigger_key, writeback_key
 from .recording import (
     REASON_TEXT,
@@ -48,13 +50,16 @@ __all__ = [
     "TickReport",
     "attempt_key",
     "build_sender",
+    "cancel_by_agent",
     "cancel_episode",
     "cancel_plans",
     "close_tasks",
     "on_episode_event",
     "owner_name",
+    "pause_episode",
     "plan_for_outcome",
     "result_text",
+    "resume_episode",
     "trigger_key",
     "writeback_key",
 ]

@@ -387,6 +387,9 @@ class RecoveryService:
                 audit_attempt(connection, attempt, "claimed", now=now, actor=self.owner, detail=looking)
                 work.append(Work(attempt, plan, None))
                 continue
+            if plan.status in ("paused", "cancelled"):
+                self._held_back(connection, plan, attempt, now)
+                continue
             if attempt.claims > self.settings.max_claims:
                 self._fail(connection, plan, attempt, "max_claims", now, report, "claimed too many times")
                 continue
@@ -403,6 +406,20 @@ class RecoveryService:
                 batch.touched(attempt, now)
                 work.append(Work(attempt, plan, verdict))
         return work
+
+    def _held_back(
+        self, connection: Connection, plan: store.Plan, attempt: store.Attempt, now: datetime
+    ) -> None:
+        """The plan was paused or cancelled after this attempt was scheduled: nothing is made. A paused
+        plan's attempt waits, held, for a resume; a cancelled plan's attempt is cancelled."""
+        if plan.status == "paused":
+            release_attempt(
+                connection, attempt, status="paused", reason="plan_paused", claims=attempt.claims - 1
+            )
+            audit_attempt(connection, attempt, "paused", now=now, actor=self.owner, reason="plan_paused")
+            return
+        release_attempt(connection, attempt, status="cancelled", reason=plan.close_reason, finished_at=now)
+        note_result(connection, plan, attempt, "cancelled", plan.close_reason, now=now, actor=self.owner)
 
     def _decide(
         self,

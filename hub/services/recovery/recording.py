@@ -61,6 +61,10 @@ REASON_TEXT = {
     "sms_not_configured": "no SMS sender is configured",
     "outcome_unknown": "the provider could not confirm whether the message was sent",
     "no_policy": "no recovery policy matches",
+    "agent_paused": "an agent paused the follow-ups",
+    "agent_resumed": "an agent resumed the follow-ups",
+    "agent_cancelled": "an agent cancelled the follow-ups",
+    "plan_paused": "the plan was paused by an agent after this attempt was scheduled",
 }
 
 
