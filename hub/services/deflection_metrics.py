@@ -123,9 +123,7 @@ def deflection_report(
         row["crm"]: ratio(row["duplicates"], row["cases_created"]) for row in by_crm if row["crm"]
     }
     totals["disposition_corrections"] = corrected
-    totals["disposition_accuracy"] = (
-        None if corrected is None else ratio(total["contacts"] - corrected, total["contacts"])
-    )
+    totals["disposition_accuracy"] = ratio(total["contacts"] - corrected, total["contacts"])
     if with_recovery:
         since = datetime.combine(query.first, time(), tzinfo=UTC)
         recovery = recovery_metrics(engine, since=since)

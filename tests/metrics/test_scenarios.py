@@ -15,12 +15,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 
 from hub.services.deflection_metrics import Query, deflection_report
 from hub.store.dedup_tables import dedup_links
+from hub.store.panel_tables import disposition_corrections
 from hub.store.sla_tables import sla_actions
-from hub.store.tables import episode_cases
+from hub.store.tables import episode_cases, inbox
 from hub.web import create_app
 from tests.metrics.conftest import TOKEN
 
@@ -89,8 +90,34 @@ def test_every_figure_by_hand(world, story):
     assert totals["sla_breach_rate_after_deflection"] == 1.0
     assert (totals["inquiries_without_offer_taken"], totals["sla_breach_rate_without_deflection"]) == (7, 0.0)
     assert (totals["cases_created"], totals["duplicate_ticket_rate"]) == (8, 0.0)
-    assert totals["disposition_accuracy"] is None  # no corrections table: unknown, not 100 %
-    assert totals["activities"] == 11
+    assert (totals["activities"], totals["disposition_corrections"], totals["disposition_accuracy"]) == (
+        11,
+        0,
+        1.0,
+    )
+
+
+def test_disposition_accuracy_counts_each_corrected_activity_once(world, story):
+    with world.hub.engine.begin() as connection:
+        inbox_id = connection.execute(
+            select(inbox.c.id).where(inbox.c.episode_id == story["F"]).limit(1)
+        ).scalar()
+        for code in ("DIGITAL_FAILED", "CHAT_RESOLVED"):  # corrected twice: one activity
+            connection.execute(
+                insert(disposition_corrections).values(
+                    inbox_id=inbox_id,
+                    episode_id=story["F"],
+                    crm="zendesk",
+                    record_id="1",
+                    original_code="X",
+                    corrected_code=code,
+                    corrected_by="zendesk:user:1",
+                    corrected_at=NOW,
+                )
+            )
+    world.rollup(NOW)
+    totals = report(world)["totals"]
+    assert (totals["disposition_corrections"], totals["disposition_accuracy"]) == (1, 0.9091)  # 10 / 11
 
 
 def test_a_window_still_open_is_pending_never_guessed(world, story):
