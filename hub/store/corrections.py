@@ -19,6 +19,7 @@ def corrected_activities(
         select(func.count(func.distinct(corrections.inbox_id)))
         .select_from(disposition_corrections.join(metric_inquiries, i.episode_id == corrections.episode_id))
         .where(i.day >= first, i.day <= last)
+        .where(corrections.original_code.is_distinct_from(corrections.corrected_code))  # not a re-save
     )
     if channel:
         query = query.where(i.channel == channel)

@@ -7,14 +7,14 @@ from flask import Blueprint, request
 from flask.typing import ResponseReturnValue
 
 from hub.services.deflection_metrics import Query, deflection_report
-from hub.web.auth import require_token
 from hub.web.context import current_hub
+from hub.web.session import require_role
 
 bp = Blueprint("metrics", __name__, url_prefix="/v1")
 
 
 @bp.get("/metrics/deflection")
-@require_token
+@require_role("operations")  # the API bearer token, or a signed-in principal with the role
 def deflection() -> ResponseReturnValue:
     hub = current_hub()
     query = Query.parse(request.args)
