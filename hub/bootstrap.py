@@ -27,6 +27,7 @@ from hub.services.ingest import IngestService
 from hub.services.link import Linker
 from hub.services.scheduler import close_elapsed_episodes
 from hub.services.sla import SlaService, SlaSettings
+from hub.services.telemetry import InstrumentedCRM, InstrumentedLinker
 from hub.services.validation import OutcomeValidator, load_outcome_schema
 from hub.services.worker import Worker
 from hub.settings import Settings
@@ -96,7 +97,7 @@ class Hub:
     def new_worker(self) -> Worker:
         return Worker(
             engine=self.engine,
-            linker=self.linker,
+            linker=InstrumentedLinker(self.linker),  # type: ignore[arg-type]  # link latency (Prometheus)
             clock=self.clock,
             lease=timedelta(seconds=self.settings.worker_lease_seconds),
             max_attempts=self.settings.worker_max_attempts,
@@ -166,6 +167,7 @@ def build_hub(
                 read_timeout=settings.crm_read_timeout,
             )
         )
+    crm = InstrumentedCRM(crm)  # type: ignore[assignment]  # every CRM call counted and timed (Prometheus)
     validator = OutcomeValidator(load_outcome_schema(), mappings.catalog)
     sla = (
         SlaService(

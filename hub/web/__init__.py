@@ -27,6 +27,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, hub: Hub | None 
         health,
         metrics,
         panel,
+        prometheus,
         recovery,
         security,
         signin,
@@ -55,6 +56,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, hub: Hub | None 
     app.register_blueprint(crm.bp)
     app.register_blueprint(recovery.bp)
     app.register_blueprint(metrics.bp)
+    prometheus.register(app)
     app.register_blueprint(panel.bp)
     if hub.sandbox is not None:
         app.register_blueprint(hub.sandbox.blueprint(), url_prefix="/sandbox")
