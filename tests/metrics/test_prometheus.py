@@ -4,7 +4,6 @@ counts happens (deltas: the in-process instruments are shared by every test of t
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -13,7 +12,6 @@ from hub.bootstrap import build_hub
 from hub.domain.errors import CrmQuotaExhausted, CrmRecordRejected
 from hub.services.telemetry import InstrumentedCRM
 from hub.web import create_app
-from tests.conftest import T0
 from tests.fakes import FakeCRM
 from tests.metrics.conftest import TOKEN, hub_settings
 from webhooks.generic import HEADER, sign
@@ -93,12 +91,7 @@ def test_events_inbox_crm_link_and_dead_letters_are_counted(setup, clock):
     assert delta("ctihub_events_received_total", result="accepted", reason="") == 1
     assert delta("ctihub_events_received_total", result="duplicate", reason="") == 1
     assert delta("ctihub_events_received_total", result="rejected", reason="validation_failed") == 1
-    assert (
-        delta("ctihub_events_received_total", result="rejected", reason="signature_invalid")
-        + delta("ctihub_events_received_total", result="rejected", reason="unauthorized")
-        + delta("ctihub_events_received_total", result="rejected", reason="unauthenticated")
-        == 1
-    )
+    assert delta("ctihub_events_received_total", result="rejected", reason="unauthorized") == 1
     assert value(after, "ctihub_inbox_events", status="pending") == 1
     assert value(after, "ctihub_inbox_oldest_pending_age_seconds") == 90
 
@@ -197,13 +190,3 @@ def test_the_crm_wrapper_passes_everything_else_through():
     assert getattr(wrapped, "without_retries", None) is None  # the fake has none: still none
     with pytest.raises(AttributeError):
         wrapped.write_batch  # noqa: B018
-
-
-def test_clock_based_age_uses_the_hub_clock(setup, clock):
-    hub, _, client = setup
-    post(client, clock, "age-1")
-    clock.advance(hours=2)
-    assert (
-        value(scrape(client), "ctihub_inbox_oldest_pending_age_seconds") == timedelta(hours=2).total_seconds()
-    )
-    assert T0 <= clock.now()
