@@ -106,3 +106,9 @@ def serve_metrics(hub: Any, port: int, host: str = "127.0.0.1") -> Any:
     server = make_server(host, port, standalone_app(hub), threaded=True)
     threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
     return server
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """gunicorn's ``child_exit`` server hook: in the gunicorn config module, ``from
+    hub.web.prometheus import child_exit`` (or call ``mark_process_dead(worker.pid)`` from yours)."""
+    mark_process_dead(worker.pid)
