@@ -66,7 +66,13 @@ class _Bar:
     "--csv", "as_csv", is_flag=True, help="CSV (one row per group, then the totals) instead of JSON."
 )
 def deflection(
-    first: str, last: str, group_by: str | None, channel: str | None, intent: str | None, as_csv: bool
+    first: str,
+    last: str,
+    group_by: str | None,
+    channel: str | None,
+    intent: str | None,
+    with_recovery: bool,
+    as_csv: bool,
 ) -> None:
     """Deflection, containment, recontact-adjusted deflection and the rest, over a range of days."""
     from hub.mappings import load_mappings

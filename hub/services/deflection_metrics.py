@@ -17,6 +17,7 @@ from hub.domain.errors import Problem, ValidationFailed
 from hub.services.recovery_metrics import recovery_metrics
 from hub.store import metrics as store
 from hub.store.corrections import corrected_activities
+from hub.store.metrics_tables import COUNTS
 
 GROUPS = ("day", "channel", "intent")
 MAX_DAYS = 731
@@ -33,6 +34,7 @@ class Query:
     group_by: str | None = None
     channel: str | None = None
     intent: str | None = None
+    with_recovery: bool = False  # ``with=recovery``: add GET /v1/metrics/recovery's figures (slower)
 
     @classmethod
     def parse(cls, args: Mapping[str, str | None]) -> Query:
@@ -103,15 +105,13 @@ def _days(first: date, last: date) -> list[str]:
     return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
 
 
-def deflection_report(
-    engine: Engine, query: Query, *, window_hours: float, with_recovery: bool = True
-) -> dict[str, Any]:
+def deflection_report(engine: Engine, query: Query, *, window_hours: float) -> dict[str, Any]:
     first, last = query.first.isoformat(), query.last.isoformat()
     filters = {"channel": query.channel, "intent": query.intent}
     with engine.connect().execution_options(readonly=True) as connection:
         state = store.load_state(connection)
-        (total,) = store.daily_sums(connection, first, last, **filters)
         by_crm = store.daily_sums(connection, first, last, group_by=("crm",), **filters)
+        total = {name: sum(row[name] for row in by_crm) for name in COUNTS}  # one query for both
         grouped = (
             store.daily_sums(connection, first, last, group_by=(query.group_by,), **filters)
             if query.group_by
@@ -124,7 +124,7 @@ def deflection_report(
     }
     totals["disposition_corrections"] = corrected
     totals["disposition_accuracy"] = ratio(total["contacts"] - corrected, total["contacts"])
-    if with_recovery:
+    if query.with_recovery:
         since = datetime.combine(query.first, time(), tzinfo=UTC)
         recovery = recovery_metrics(engine, since=since)
         totals["recovery"] = {

@@ -15,14 +15,16 @@ def corrected_activities(
     """Activities (events) of the inquiries first contacted in [first, last] whose disposition an
     agent corrected, each counted once however often it was corrected."""
     corrections, i = disposition_corrections.c, metric_inquiries.c
-    query = (
-        select(func.count(func.distinct(corrections.inbox_id)))
-        .select_from(disposition_corrections.join(metric_inquiries, i.episode_id == corrections.episode_id))
-        .where(i.day >= first, i.day <= last)
-        .where(corrections.original_code.is_distinct_from(corrections.corrected_code))  # not a re-save
+    # Driven from the corrections (few) into the inquiries by primary key, never the other way.
+    inquiry = select(i.episode_id).where(
+        i.episode_id == corrections.episode_id, i.day >= first, i.day <= last
     )
     if channel:
-        query = query.where(i.channel == channel)
+        inquiry = inquiry.where(i.channel == channel)
     if intent:
-        query = query.where(i.intent == intent)
+        inquiry = inquiry.where(i.intent == intent)
+    query = select(func.count(func.distinct(corrections.inbox_id))).where(
+        inquiry.exists(),
+        corrections.original_code.is_distinct_from(corrections.corrected_code),  # not a re-save
+    )
     return int(connection.execute(query).scalar_one())

@@ -20,6 +20,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, hub: Hub | None 
         api,
         channel_webhooks,
         crm,
+        dashboard,
         dedup,
         deflection,
         episodes,
@@ -57,6 +58,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, hub: Hub | None 
     app.register_blueprint(recovery.bp)
     app.register_blueprint(metrics.bp)
     prometheus.register(app)
+    app.register_blueprint(dashboard.bp)
     app.register_blueprint(panel.bp)
     if hub.sandbox is not None:
         app.register_blueprint(hub.sandbox.blueprint(), url_prefix="/sandbox")

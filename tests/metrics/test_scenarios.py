@@ -63,7 +63,7 @@ def story(world):
 
 def report(world, first=D, last=NOW, **options):
     query = Query(first.date(), last.date(), **options)
-    return deflection_report(world.hub.engine, query, window_hours=72.0, with_recovery=False)
+    return deflection_report(world.hub.engine, query, window_hours=72.0)
 
 
 def test_every_figure_by_hand(world, story):
