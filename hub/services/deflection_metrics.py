@@ -60,10 +60,18 @@ class Query:
         group_by = args.get("group_by") or None
         if group_by is not None and group_by not in GROUPS:
             problems.append(Problem("group_by", f"{group_by!r} is not one of {', '.join(GROUPS)}"))
+        extra = args.get("with") or None
+        if extra not in (None, "recovery"):
+            problems.append(Problem("with", f"{extra!r} is not recovery (the only extra figures)"))
         if problems:
             raise ValidationFailed("the report's parameters are not valid", problems)
         return cls(
-            days["from"], days["to"], group_by, args.get("channel") or None, args.get("intent") or None
+            days["from"],
+            days["to"],
+            group_by,
+            args.get("channel") or None,
+            args.get("intent") or None,
+            with_recovery=extra == "recovery",
         )
 
 

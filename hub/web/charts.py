@@ -14,8 +14,9 @@ from itertools import pairwise
 
 from markupsafe import Markup, escape
 
-WIDTH, HEIGHT = 720, 260
-LEFT, RIGHT, TOP, BOTTOM = 48, 16, 16, 36
+WIDTH, HEIGHT = 560, 240
+LEFT, RIGHT, TOP, BOTTOM = 48, 20, 14, 34
+BAR_WIDTH = 480
 
 
 @dataclass(frozen=True)
@@ -50,9 +51,11 @@ def _y(value: float, top: float) -> float:
     return TOP + span * (1 - (value / top if top else 0))
 
 
-def _frame(chart_id: str, title: str, summary: str, body: list[str]) -> Markup:
+def _frame(
+    chart_id: str, title: str, summary: str, body: list[str], height: int = HEIGHT, width: int = WIDTH
+) -> Markup:
     parts = [
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
         f'aria-labelledby="{chart_id}-title {chart_id}-desc" preserveAspectRatio="xMidYMid meet">',
         f'<title id="{chart_id}-title">{escape(title)}</title>',
         f'<desc id="{chart_id}-desc">{escape(summary)}</desc>',
@@ -67,7 +70,7 @@ def _grid(top: float, label: str = "percent") -> list[str]:
     for step in range(5):
         value = top * step / 4
         y = _y(value, top)
-        text = f"{value * 100:.0f}%" if label == "percent" else f"{value:g}"
+        text = f"{value * 100:g}%" if label == "percent" else f"{value:g}"
         lines.append(f'<line class="chart-grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>')
         lines.append(
             f'<text class="chart-axis" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{text}</text>'
@@ -80,10 +83,12 @@ def _day_labels(days: Sequence[str]) -> list[str]:
     every = max(1, round(count / 8))
     labels = []
     for index, day in enumerate(days):
-        if index % every == 0 or index == count - 1:
+        near_last = count - 1 - index < every * 0.6 and index != count - 1
+        if (index % every == 0 and not near_last) or index == count - 1:
             x = _x(index, count)
+            anchor = "end" if index == count - 1 and count > 1 else "middle"
             labels.append(
-                f'<text class="chart-axis" x="{x:.1f}" y="{HEIGHT - 12}" text-anchor="middle">'
+                f'<text class="chart-axis" x="{x:.1f}" y="{HEIGHT - 10}" text-anchor="{anchor}">'
                 f"{escape(day[5:])}</text>"
             )
     return labels
@@ -102,6 +107,15 @@ def _path(values: Sequence[float | None], top: float) -> str:
     return " ".join(commands)
 
 
+SCALES = (0.04, 0.08, 0.2, 0.4, 0.6, 0.8, 1.0)  # quarters: 1 %, 2 %, 5 %, 10 %, 15 %, 20 %, 25 %
+
+
+def scale_for(series: Sequence[Series]) -> float:
+    """The smallest round top (a rate) above every value, so small rates are not a flat line."""
+    highest = max((v for s in series for v in s.values if v is not None), default=0.0)
+    return next((top for top in SCALES if highest <= top * 0.95), 1.0)
+
+
 def line_chart(
     chart_id: str,
     title: str,
@@ -111,8 +125,9 @@ def line_chart(
     *,
     shade_between: bool = False,
 ) -> Chart:
-    """Rates (0..1) by day. ``shade_between`` fills the gap between the first two series."""
-    top = 1.0
+    """Rates (0..1) by day, on a round scale that fits them. ``shade_between`` fills the gap between
+    the first two series."""
+    top = scale_for(series)
     body = _grid(top) + _day_labels(days)
     if shade_between and len(series) >= 2:
         upper, lower = series[0].values, series[1].values
@@ -160,13 +175,13 @@ def bar_chart(
     """Horizontal bars of counts (a funnel, or queue depth by status), each labelled with its value."""
     height = TOP + 34 * max(1, len(items)) + 8
     top = max((value for _, value in items), default=0) or 1
-    label_width, span = 170, WIDTH - 170 - 80
+    label_width, span = 150, BAR_WIDTH - 150 - 50
     body = []
     for index, (label, value) in enumerate(items):
         y = TOP + 34 * index
         width = span * value / top
         body.append(
-            f'<text class="chart-label" x="{label_width - 10}" y="{y + 17}" text-anchor="end">'
+            f'<text class="chart-label" x="{label_width - 10}" y="{y + 19}" text-anchor="end">'
             f"{escape(label)}</text>"
         )
         body.append(
@@ -177,14 +192,11 @@ def bar_chart(
             f'<text class="chart-value" x="{label_width + width + 8:.1f}" y="{y + 19}">'
             f"{value}{escape(unit)}</text>"
         )
-    svg = _frame(chart_id, title, summary, body).replace(
-        f'viewBox="0 0 {WIDTH} {HEIGHT}"', f'viewBox="0 0 {WIDTH} {height}"'
-    )
     return Chart(
         id=chart_id,
         title=title,
         summary=summary,
-        svg=Markup(svg),  # noqa: S704  # built by _frame from escaped text
+        svg=_frame(chart_id, title, summary, body, height, BAR_WIDTH),
         columns=["Stage", "Count"],
         rows=[[label, str(value)] for label, value in items],
     )
