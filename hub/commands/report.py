@@ -62,6 +62,7 @@ class _Bar:
 @click.option("--group-by", type=click.Choice(["day", "channel", "intent"]), help="One row per group.")
 @click.option("--channel", help="Only inquiries whose first contact was on this channel.")
 @click.option("--intent", help="Only inquiries whose first contact had this intent.")
+@click.option("--with-recovery", is_flag=True, help="Add the figures of GET /v1/metrics/recovery.")
 @click.option(
     "--csv", "as_csv", is_flag=True, help="CSV (one row per group, then the totals) instead of JSON."
 )

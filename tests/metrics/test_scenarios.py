@@ -181,12 +181,18 @@ def test_api_answers_with_token_and_rejects_bad_ranges(world, story):
     assert (body["from"], body["to"], body["recontact_window_hours"]) == ("2026-11-02", "2026-11-12", 72.0)
     assert body["totals"]["deflection_rate"] == 0.5
     assert len(body["groups"]) == 11
+    assert "recovery" not in body["totals"]  # opt-in: it reads the recovery tables
+    extra = client.get(
+        "/v1/metrics/deflection?from=2026-11-02&to=2026-11-12&with=recovery", headers=auth
+    ).json
+    assert set(extra["totals"]["recovery"]) >= {"attempts", "blocked", "connect_rate", "recovery_rate"}
     for query, parameter in [
         ("to=2026-11-12", "from"),
         ("from=2026-11-02", "to"),
         ("from=2026-11-31&to=2026-12-01", "from"),
         ("from=2026-11-12&to=2026-11-02", "to"),
         ("from=2026-11-02&to=2026-11-12&group_by=week", "group_by"),
+        ("from=2026-11-02&to=2026-11-12&with=everything", "with"),
     ]:
         bad = client.get(f"/v1/metrics/deflection?{query}", headers=auth)
         assert bad.status_code == 422, query
