@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -62,7 +62,6 @@ class DeflectionRollup:
     window_hours: float = 72.0
     page: int = 5000
     overlap: timedelta = timedelta(minutes=15)
-    result: TickResult = field(default_factory=TickResult)
 
     @property
     def window(self) -> timedelta:
@@ -124,7 +123,6 @@ class DeflectionRollup:
                 as_of=now,
             )
         result.pairs, result.days = len(pairs), len(days)
-        self.result = result
         return result
 
     # -- facts ------------------------------------------------------------------------------------
