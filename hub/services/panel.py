@@ -12,7 +12,6 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Connection, Engine
 
@@ -20,20 +19,21 @@ from hub.domain.catalog import Catalog
 from hub.domain.identity import EMAIL, EXTERNAL_PREFIX, PHONE
 from hub.ports import Clock
 from hub.services.panel_format import (
+    Times,
     channel_label,
     mask_email,
     mask_phone,
     minutes_text,
     reason_text,
     record_url,
+    transcript_excerpt,
+    zone,
 )
 from hub.services.sla import METRIC_LABELS, SlaService
 from hub.store import panel as store
 
 OBJECTS = {"zendesk": "tickets", "salesforce": "cases"}  # the panel's URL segment per CRM
 CRM_OBJECT = {"zendesk": "ticket", "salesforce": "Case"}
-TRANSCRIPT_LINES = 8
-TRANSCRIPT_CHARS = 400
 NOTHING_YET = (
     "No hub activity for this {noun} yet. The panel fills in when a chat, SMS or self-service "
     "contact is linked to it."
@@ -46,30 +46,6 @@ AMBIGUITY_TEXT = {
     "shared_identifier": "A phone or email of this contact is shared by several people in the CRM.",
     "name_only": "This contact was matched by name only; check who it is before acting.",
 }
-
-
-def zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
-def iso(moment: datetime | None) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
-
-
-@dataclass(frozen=True)
-class Times:
-    """Times for one principal: ISO for scripts, local text for people."""
-
-    tz: ZoneInfo
-
-    def __call__(self, moment: datetime | None) -> dict[str, str] | None:
-        if moment is None:
-            return None
-        local = moment.astimezone(self.tz)
-        return {"iso": iso(moment) or "", "local": f"{local:%a %d %b %H:%M} {local.tzname()}"}
 
 
 @dataclass
@@ -241,7 +217,7 @@ class PanelService:
                     "original_disposition": self._disposition(original) if correction else None,
                     "corrected_by": correction.corrected_by if correction else None,
                     "summary": p.get("summary"),
-                    "transcript": _excerpt(p.get("transcript")),
+                    "transcript": transcript_excerpt(p.get("transcript")),
                     "offer": _offer(offers.get(str(jti)), times) if jti else None,
                 }
             )
@@ -380,27 +356,6 @@ def _parse(value: Any) -> datetime | None:
         return datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-
-
-def _excerpt(transcript: Any) -> dict[str, Any] | None:
-    """The last few lines of a transcript, each cut short: enough to see where it ended."""
-    if not isinstance(transcript, list) or not transcript:
-        return None
-    lines = [t for t in transcript if isinstance(t, dict) and isinstance(t.get("text"), str)]
-    shown = lines[-TRANSCRIPT_LINES:]
-    return {
-        "total": len(lines),
-        "shown": len(shown),
-        "lines": [
-            {
-                "from": str(t.get("from", "")),
-                "text": t["text"]
-                if len(t["text"]) <= TRANSCRIPT_CHARS
-                else t["text"][: TRANSCRIPT_CHARS - 1] + "…",
-            }
-            for t in shown
-        ],
-    }
 
 
 def _offer(decision: Any, times: Times) -> dict[str, Any] | None:

@@ -124,6 +124,8 @@ class PanelActions:
         if not episodes:
             raise ActionRefused(404, "not_found", f"no hub activity for {crm} record {record_id!r}")
         episode_id = episodes[0].id
+        if kind == RESOLVE and episodes[0].status != "open" and not _known(self.engine, action_id):
+            raise ActionRefused(409, "nothing_to_do", "this episode is already closed")
         request = {k: body.get(k) for k in ("code", "inbox_id", "reason") if body.get(k) is not None}
         started = self._start(action_id, kind, crm, record_id, episode_id, actor, request)
         if started.get("done"):
@@ -351,6 +353,12 @@ class PanelActions:
             connection, EpisodeEvent(episode_id, STATUS_CHANGED, now, status="solved"), now=now
         )
         return {"episode": episode_id, "status": "closed"}
+
+
+def _known(engine: Engine, action_id: str) -> bool:
+    """Whether this action id was recorded already (a repeat answers as the first request did)."""
+    with engine.connect() as connection:
+        return _action(connection, action_id) is not None
 
 
 def _action(connection: Connection, action_id: str) -> Any:

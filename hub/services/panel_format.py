@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 import phonenumbers
 
 from hub.services.recovery.recording import REASON_TEXT
 
 DOT = "\u2022"  # •
+TRANSCRIPT_LINES = 8
+TRANSCRIPT_CHARS = 400
 
 CHANNEL_LABELS = {
     "chat": "Chat",
@@ -88,3 +95,48 @@ def record_url(crm: str, object_name: str, record_id: str, settings: dict[str, s
             instance = f"https://{instance}"
         return f"{instance}/lightning/r/{object_name or 'Case'}/{record_id}/view"
     return None
+
+
+def zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
+
+
+@dataclass(frozen=True)
+class Times:
+    """Times for one principal: ISO for scripts, local text for people."""
+
+    tz: ZoneInfo
+
+    def __call__(self, moment: datetime | None) -> dict[str, str] | None:
+        if moment is None:
+            return None
+        local = moment.astimezone(self.tz)
+        return {"iso": iso(moment) or "", "local": f"{local:%a %d %b %H:%M} {local.tzname()}"}
+
+
+def transcript_excerpt(transcript: Any) -> dict[str, Any] | None:
+    """The last few lines of a transcript, each cut short: enough to see where it ended."""
+    if not isinstance(transcript, list) or not transcript:
+        return None
+    lines = [t for t in transcript if isinstance(t, dict) and isinstance(t.get("text"), str)]
+    shown = lines[-TRANSCRIPT_LINES:]
+    return {
+        "total": len(lines),
+        "shown": len(shown),
+        "lines": [
+            {
+                "from": str(t.get("from", "")),
+                "text": t["text"]
+                if len(t["text"]) <= TRANSCRIPT_CHARS
+                else t["text"][: TRANSCRIPT_CHARS - 1] + "…",
+            }
+            for t in shown
+        ],
+    }

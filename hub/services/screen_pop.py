@@ -18,8 +18,8 @@ from hub.domain.catalog import Catalog
 from hub.domain.errors import Problem, ValidationFailed
 from hub.domain.identity import EMAIL, PHONE, Identifier, external, normalize_email
 from hub.services.identity import normalize_phone
-from hub.services.panel import CRM_OBJECT, OBJECTS, Times, zone
-from hub.services.panel_format import mask_email, mask_phone, record_url
+from hub.services.panel import OBJECTS
+from hub.services.panel_format import Times, mask_email, mask_phone, record_url, zone
 from hub.store import panel as store
 from hub.store.dedup_tables import shared_identifiers
 
@@ -167,6 +167,3 @@ class ScreenPop:
             "candidates": candidates,
             "message": f"{len(candidates)} records match: choose one.",
         }
-
-
-__all__ = ["CRM_OBJECT", "ScreenPop"]

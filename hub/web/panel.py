@@ -13,6 +13,8 @@ is open; a conditional GET every few seconds costs one indexed query and frees t
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,35 @@ bp = Blueprint("panel", __name__)
 RECORD_ID = re.compile(r"^[A-Za-z0-9]{1,40}$")
 HOSTS = ("zaf", "lwc", "opencti")
 POLL_SECONDS = 3
+
+
+# A screen pop's query names a phone or an email: access logs (werkzeug's, gunicorn's) must not keep it.
+_IDENTIFIER_QUERY = re.compile(r"([?&](?:phone|email|id)=)[^&\s\"']*")
+ACCESS_LOGGERS = ("werkzeug", "gunicorn.access")
+
+
+def _redact(value: Any) -> Any:
+    return _IDENTIFIER_QUERY.sub(r"\1[redacted]", value) if isinstance(value, str) else value
+
+
+class RedactIdentifiers(logging.Filter):
+    """Blanks ``phone=``, ``email=`` and ``id=`` query values in access log lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redact(arg) for arg in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {key: _redact(value) for key, value in record.args.items()}
+        record.msg = _redact(record.msg)
+        return True
+
+
+@bp.record_once
+def _install_redaction(_state: Any) -> None:
+    for name in ACCESS_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactIdentifiers) for f in logger.filters):
+            logger.addFilter(RedactIdentifiers())
 
 
 def crm_settings(hub: Any) -> dict[str, str]:
@@ -117,7 +148,7 @@ def panel_action(crm: str, object_name: str, record_id: str, kind: str) -> Respo
     return result, 200
 
 
-def _screen_pop() -> dict[str, Any]:
+def _screen_pop(args: dict[str, str] | None = None) -> dict[str, Any]:
     hub = current_hub()
     popper = ScreenPop(
         engine=hub.engine,
@@ -126,7 +157,8 @@ def _screen_pop() -> dict[str, Any]:
         crm_settings=crm_settings(hub),
         default_region=hub.settings.default_region,
     )
-    args = {name: request.args.get(name, "") for name in ("phone", "email", "platform", "id")}
+    if args is None:
+        args = {name: request.args.get(name, "") for name in ("phone", "email", "platform", "id")}
     return popper.pop(args, time_zone=_time_zone())
 
 
@@ -134,6 +166,17 @@ def _screen_pop() -> dict[str, Any]:
 @require_role("agent")
 def screen_pop() -> ResponseReturnValue:
     return _screen_pop(), 200, {"Cache-Control": "no-store"}
+
+
+@bp.post("/v1/screen-pop")
+@require_role("agent")
+def screen_pop_post() -> ResponseReturnValue:
+    """The same as GET, with the identifier in a JSON body (kept out of URLs and access logs)."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return error_response(400, "bad_request", "send a JSON object (Content-Type: application/json)")
+    args = {name: str(body.get(name) or "") for name in ("phone", "email", "platform", "id")}
+    return _screen_pop(args), 200, {"Cache-Control": "no-store"}
 
 
 @bp.get("/panel/pop")
@@ -152,8 +195,6 @@ def screen_pop_page() -> ResponseReturnValue:
 
 
 def _etag(version: str) -> str:
-    import hashlib
-
     return '"' + hashlib.sha256(version.encode()).hexdigest()[:20] + '"'
 
 

@@ -166,6 +166,8 @@ def test_cancelling_follow_ups_and_resolving_need_a_confirmation(sandbox_world):
     assert resolve.status_code == 200, resolve.json
     body = client.get(world.path(case_id)).json
     assert body["episode"]["status"] == "closed"
+    again = act(world, client, case_id, "resolve", csrf, confirm=True)  # a new action on a closed episode
+    assert again.status_code == 409 and again.json["error"]["code"] == "nothing_to_do"
     assert body["sla"] and all(c["status"] != "active" for c in body["sla"])  # solving stops every clock
     if world.crm == "salesforce":
         assert sandbox_case(world, case_id)["Status"] == "Closed"

@@ -180,3 +180,35 @@ def test_the_version_changes_when_an_event_is_linked_and_is_304_meanwhile(world)
     world.drain()
     later = client.get(world.path(case_id) + "/version", headers={"If-None-Match": etag})
     assert later.status_code == 200 and later.headers["ETag"] != etag
+
+
+def test_the_deflection_offer_that_sent_the_customer_is_shown_on_the_contact(world):
+    import json as _json
+
+    from hub.store.deflection_tables import deflection_decisions
+
+    with world.hub.engine.begin() as connection:
+        connection.execute(
+            insert(deflection_decisions).values(
+                jti="jti-offer-1",
+                decided_at=world.clock.now() - timedelta(minutes=50),
+                intent="billing",
+                mode="deflect",
+                inputs="{}",
+                offers=_json.dumps({"summary": "SMS first", "offers": [{"rank": 1, "channel": "sms"}]}),
+                token_expires_at=world.clock.now(),
+            )
+        )
+    world.post(
+        event_id="sms-offered",
+        source="twilio-sms",
+        channel="sms",
+        outcome="abandoned",
+        metadata={"deflection_id": "jti-offer-1"},
+    )
+    world.post(event_id="chat-plain", outcome="abandoned")
+    world.drain()
+    trail = world.client().get(world.path(world.case_id())).json["trail"]
+    offered = {t["channel"]: t["offer"] for t in trail}
+    assert offered["sms"]["mode"] == "deflect" and offered["sms"]["channels"] == ["sms"]
+    assert offered["chat"] is None

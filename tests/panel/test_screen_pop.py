@@ -88,3 +88,20 @@ def test_the_screen_pop_needs_an_agent_or_the_api_token(world):
     client = world.app.test_client()
     assert client.get("/v1/screen-pop?phone=%2B14155550100").status_code == 401
     assert client.get("/v1/screen-pop?phone=%2B14155550100", headers=BEARER).status_code == 200
+
+
+def test_the_identifier_can_travel_in_a_json_body_and_never_reaches_the_access_log(world, caplog):
+    import logging
+
+    from tests.panel.conftest import csrf_of
+
+    case_id = world.three_channels()
+    client = world.client()
+    answer = client.post(
+        "/v1/screen-pop", json={"phone": "(415) 555-0100"}, headers={"X-CSRF-Token": csrf_of(client)}
+    )
+    assert answer.json["record"]["id"] == case_id
+    logger = logging.getLogger("werkzeug")
+    with caplog.at_level(logging.INFO, logger="werkzeug"):
+        logger.info('"%s" %s %s', "GET /v1/screen-pop?phone=%2B14155550100&x=1 HTTP/1.1", 200, "-")
+    assert "4155550100" not in caplog.text and "phone=[redacted]&x=1" in caplog.text
