@@ -66,30 +66,30 @@ def linked_page(
     connection: Connection, since: datetime | None, after: tuple[datetime, int] | None, limit: int
 ) -> list[Row[Any]]:
     """Linked events from ``since`` on, in (linked_at, id) order, after the keyset ``after``."""
-    condition = inbox.c.status == "linked"
-    if since is not None:
-        condition = and_(condition, inbox.c.linked_at >= since)
+    # A range on ix_inbox_linked_at, read in its order: each page costs its own rows, never a scan
+    # of every linked event (SQLite would otherwise pick ix_inbox_due for the status and sort).
+    condition = and_(inbox.c.status == "linked", inbox.c.linked_at.is_not(None))
     if after is not None:
         at, row_id = after
-        condition = and_(
-            condition, or_(inbox.c.linked_at > at, and_(inbox.c.linked_at == at, inbox.c.id > row_id))
+        condition = and_(condition, inbox.c.linked_at >= at, or_(inbox.c.linked_at > at, inbox.c.id > row_id))
+    elif since is not None:
+        condition = and_(condition, inbox.c.linked_at >= since)
+    query = (
+        select(
+            inbox.c.id,
+            inbox.c.customer_key,
+            inbox.c.episode_id,
+            inbox.c.payload,
+            inbox.c.linked_at,
+            episodes.c.intent_family,
         )
-    return list(
-        connection.execute(
-            select(
-                inbox.c.id,
-                inbox.c.customer_key,
-                inbox.c.episode_id,
-                inbox.c.payload,
-                inbox.c.linked_at,
-                episodes.c.intent_family,
-            )
-            .select_from(inbox.join(episodes, episodes.c.id == inbox.c.episode_id))
-            .where(condition)
-            .order_by(inbox.c.linked_at, inbox.c.id)
-            .limit(limit)
-        ).all()
+        .select_from(inbox.join(episodes, episodes.c.id == inbox.c.episode_id))
+        .where(condition)
+        .order_by(inbox.c.linked_at, inbox.c.id)
+        .limit(limit)
+        .with_hint(inbox, "INDEXED BY ix_inbox_linked_at", "sqlite")
     )
+    return list(connection.execute(query).all())
 
 
 def linked_count(connection: Connection, since: datetime | None) -> int:
