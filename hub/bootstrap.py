@@ -20,12 +20,14 @@ from sqlalchemy import Engine
 
 from hub.domain.errors import ConfigError, Problem
 from hub.mappings import Mappings, load_mappings
+from hub.mappings.metrics import MetricsConfig, load_metrics_config
 from hub.ports import CRM, AdapterConfig, Clock, WebhookSource
 from hub.services.clock import SystemClock
 from hub.services.ingest import IngestService
 from hub.services.link import Linker
 from hub.services.scheduler import close_elapsed_episodes
 from hub.services.sla import SlaService, SlaSettings
+from hub.services.telemetry import InstrumentedCRM, InstrumentedLinker
 from hub.services.validation import OutcomeValidator, load_outcome_schema
 from hub.services.worker import Worker
 from hub.settings import Settings
@@ -89,12 +91,13 @@ class Hub:
     source: WebhookSource
     sla: SlaService | None = None
     sandbox: Any = None
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)  # mappings/metrics.yaml
     wake_worker: threading.Event = field(default_factory=threading.Event)
 
     def new_worker(self) -> Worker:
         return Worker(
             engine=self.engine,
-            linker=self.linker,
+            linker=InstrumentedLinker(self.linker),  # type: ignore[arg-type]  # link latency (Prometheus)
             clock=self.clock,
             lease=timedelta(seconds=self.settings.worker_lease_seconds),
             max_attempts=self.settings.worker_max_attempts,
@@ -115,7 +118,18 @@ class Hub:
             ticks["sla_clocks"] = self.sla.tick  # warnings, breaches, cases' SLA fields: each written once
         if (recovery := RecoveryService.for_hub(self)) is not None:  # with mappings/recovery.yaml
             ticks["recovery"] = recovery.tick  # claims due attempts (SKIP LOCKED + lease), guards, acts
+        ticks["metrics_rollup"] = self.deflection_rollup().tick  # docs/metrics.md; idempotent, late facts
         return ticks
+
+    def deflection_rollup(self) -> Any:
+        from hub.services.deflection_rollup import DeflectionRollup
+
+        return DeflectionRollup(
+            engine=self.engine,
+            catalog=self.mappings.catalog,
+            clock=self.clock,
+            window_hours=self.metrics.recontact_window_hours,
+        )
 
     def close(self) -> None:
         self.engine.dispose()
@@ -153,6 +167,7 @@ def build_hub(
                 read_timeout=settings.crm_read_timeout,
             )
         )
+    crm = InstrumentedCRM(crm)  # type: ignore[assignment]  # every CRM call counted and timed (Prometheus)
     validator = OutcomeValidator(load_outcome_schema(), mappings.catalog)
     sla = (
         SlaService(
@@ -187,6 +202,7 @@ def build_hub(
         sla=sla,
         source=load_plugin("cti_hub.webhooks", "generic"),
         sandbox=sandbox,
+        metrics=load_metrics_config(settings.mappings_dir),
         wake_worker=wake,
     )
     return hub

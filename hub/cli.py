@@ -152,15 +152,35 @@ def serve(host: str, port: int, sandbox: bool, crm: str | None) -> None:
     embedded.shutdown()
 
 
+METRICS_PORT = click.option(
+    "--metrics-port",
+    type=int,
+    help="Serve this process's GET /metrics on this port (for a host of its own; docs/metrics.md).",
+)
+METRICS_HOST = click.option(
+    "--metrics-host", default="127.0.0.1", show_default=True, help="Address for --metrics-port."
+)
+
+
+def _serve_metrics(hub: Any, port: int | None, host: str) -> None:
+    if port is not None:
+        from hub.web.prometheus import serve_metrics
+
+        serve_metrics(hub, port, host)
+
+
 @main.command()
 @click.option("--once", is_flag=True, help="Process what is due, then exit.")
-def worker(once: bool) -> None:
+@METRICS_PORT
+@METRICS_HOST
+def worker(once: bool, metrics_port: int | None, metrics_host: str) -> None:
     """Run a link worker (several may run against PostgreSQL)."""
     hub = _build(_settings())
     link_worker = hub.new_worker()
     if once:
         click.echo(f"processed {link_worker.drain()} events")
         return
+    _serve_metrics(hub, metrics_port, metrics_host)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: (stop.set(), hub.wake_worker.set()))
     with contextlib.suppress(KeyboardInterrupt):
@@ -168,11 +188,14 @@ def worker(once: bool) -> None:
 
 
 @main.command()
-def scheduler() -> None:
+@METRICS_PORT
+@METRICS_HOST
+def scheduler(metrics_port: int | None, metrics_host: str) -> None:
     """Run the scheduler's ticks (one process is enough)."""
     from hub.services.scheduler import build_scheduler
 
     hub = _build(_settings())
+    _serve_metrics(hub, metrics_port, metrics_host)
     ticker = build_scheduler(hub.scheduled_ticks())
     ticker.start()
     done = threading.Event()

@@ -69,6 +69,7 @@ class Settings:
     webhook_secret: str | None = field(default=None, repr=False)
     api_token: str | None = field(default=None, repr=False)
     session_secret: str | None = field(default=None, repr=False)  # signs the web UI's session cookie
+    metrics_token: str | None = field(default=None, repr=False)  # opens GET /metrics (besides the API token)
     mappings_dir: Path = Path("mappings")
     default_region: str = "US"
     crm: str = "zendesk"
@@ -106,6 +107,7 @@ class Settings:
             webhook_secret=values.get(f"{PREFIX}WEBHOOK_SECRET") or None,
             api_token=values.get(f"{PREFIX}API_TOKEN") or None,
             session_secret=values.get(f"{PREFIX}SESSION_SECRET") or None,
+            metrics_token=values.get(f"{PREFIX}METRICS_TOKEN") or None,
             mappings_dir=Path(values.get(f"{PREFIX}MAPPINGS") or cls.mappings_dir),
             default_region=(values.get(f"{PREFIX}DEFAULT_REGION") or cls.default_region).upper(),
             crm=(values.get(f"{PREFIX}CRM") or cls.crm).lower(),

@@ -6,10 +6,11 @@ import click
 
 
 def register(main: click.Group) -> None:
-    from hub.commands import crm, dedup, panel, recovery, sla
+    from hub.commands import crm, dedup, panel, recovery, report, sla
 
     main.add_command(sla.sla)
     main.add_command(dedup.dedup)
     main.add_command(crm.crm)
     main.add_command(recovery.recovery)
     main.add_command(panel.panel)
+    main.add_command(report.report)

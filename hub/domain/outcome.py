@@ -11,6 +11,7 @@ from typing import Any
 CHANNELS = ("chat", "sms", "self_service", "voice", "email", "messaging")
 OUTCOMES = ("resolved", "failed", "abandoned", "escalated", "deflected", "in_progress", "no_response")
 CRMS = ("salesforce", "zendesk")
+HANDLED_BY = ("bot", "agent")
 DEFAULT_SOURCE = "generic"
 DEFAULT_PRIORITY = "normal"
 
@@ -67,6 +68,7 @@ class Outcome:
     priority: str = DEFAULT_PRIORITY
     consent: Mapping[str, Any] = field(default_factory=dict)
     case_hint: CaseHint | None = None
+    handled_by: str | None = None  # "bot" | "agent" (contract v1, optional)
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -111,5 +113,6 @@ class Outcome:
             priority=payload.get("priority") or DEFAULT_PRIORITY,
             consent=MappingProxyType(dict(payload.get("consent", {}))),
             case_hint=CaseHint(crm=hint["crm"], id=hint["id"]) if hint else None,
+            handled_by=payload.get("handled_by"),
             metadata=MappingProxyType(dict(payload.get("metadata", {}))),
         )

@@ -29,6 +29,7 @@ from hub.mappings import checks, schema
 from hub.mappings import sla as sla_file
 from hub.mappings.checks import Document, Finding, items
 from hub.mappings.deflection import deflection_problems
+from hub.mappings.metrics import metrics_problems
 from hub.mappings.recovery import recovery_problems
 from hub.mappings.roles import role_problems
 from hub.mappings.yaml_lines import YamlSyntaxError, load_with_lines
@@ -73,6 +74,7 @@ def validate_mappings(directory: Path) -> list[Problem]:
         _load(directory)[1]
         + deflection_problems(directory)
         + recovery_problems(directory)
+        + metrics_problems(directory)
         + role_problems(directory)
     )
 

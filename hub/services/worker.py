@@ -16,6 +16,7 @@ from hub.domain.errors import ConfigError, CrmAction, CrmError
 from hub.domain.retry import retry_delay
 from hub.ports import Clock
 from hub.services.link import CaseBeingCreated, Linked, Linker
+from hub.services.telemetry import worker_gave_up
 from hub.store import inbox
 
 log = logging.getLogger(__name__)
@@ -117,8 +118,15 @@ class Worker:
                     "dead-lettered %s:%s after %d attempts: %s", row.source, row.event_id, row.attempts, error
                 )
                 inbox.mark_dead(connection, row.id, owner=self.owner, error=error)
+                worker_gave_up(
+                    action,
+                    dead=True,
+                    system=self.linker.crm.name,
+                    configuration=error.startswith("configuration"),
+                )
                 return
             if action is CrmAction.PAUSE_FOR_QUOTA:
+                worker_gave_up(action, dead=False, system=self.linker.crm.name)
                 pause = retry_after or QUOTA_PAUSE_SECONDS
                 self.paused_until = now + timedelta(seconds=pause)
                 log.warning("CRM API quota exhausted; pausing this worker for %.0f s", pause)

@@ -74,6 +74,7 @@ inbox = Table(
     Column("linked_at", UTCDateTime()),
     UniqueConstraint("source", "event_id"),
     Index("ix_inbox_due", "status", "next_attempt_at"),
+    Index("ix_inbox_linked_at", "linked_at"),  # the metrics rollup reads what was linked since
 )
 
 customers = Table(

@@ -20,12 +20,15 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, hub: Hub | None 
         api,
         channel_webhooks,
         crm,
+        dashboard,
         dedup,
         deflection,
         episodes,
         errors,
         health,
+        metrics,
         panel,
+        prometheus,
         recovery,
         security,
         signin,
@@ -53,6 +56,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, hub: Hub | None 
     app.register_blueprint(dedup.bp)
     app.register_blueprint(crm.bp)
     app.register_blueprint(recovery.bp)
+    app.register_blueprint(metrics.bp)
+    prometheus.register(app)
+    app.register_blueprint(dashboard.bp)
     app.register_blueprint(panel.bp)
     if hub.sandbox is not None:
         app.register_blueprint(hub.sandbox.blueprint(), url_prefix="/sandbox")

@@ -35,10 +35,55 @@ def problems(validator, body):
     return {(p.path, p.message) for p in caught.value.problems}
 
 
-def test_project_copy_of_the_contract_is_the_shared_one():
+def extension_problems(ours: object, theirs: object, path: str = "$") -> list[str]:
+    """Where ``ours`` fails to extend ``theirs``: every key of theirs is present and unchanged in
+    ours, except that an object's ``properties`` may gain new entries (new optional fields: the
+    ``required`` list must stay the same, so nothing new is demanded of a sender)."""
+    if isinstance(theirs, dict) and isinstance(ours, dict):
+        found = []
+        for key, value in theirs.items():
+            if key not in ours:
+                found.append(f"{path}.{key}: missing")
+            elif key == "properties" and isinstance(value, dict):
+                found += [
+                    problem
+                    for name, spec in value.items()
+                    for problem in (
+                        [f"{path}.properties.{name}: missing"]
+                        if name not in ours[key]
+                        else extension_problems(ours[key][name], spec, f"{path}.properties.{name}")
+                    )
+                ]
+            else:
+                found += extension_problems(ours[key], value, f"{path}.{key}")
+        return found
+    return [] if ours == theirs else [f"{path}: {ours!r} != {theirs!r}"]
+
+
+def test_project_contract_extends_the_shared_one():
     if not SHARED_SCHEMA.exists():
         pytest.skip("../shared is not beside the project")
-    assert load_outcome_schema() == json.loads(SHARED_SCHEMA.read_text())
+    assert extension_problems(load_outcome_schema(), json.loads(SHARED_SCHEMA.read_text())) == []
+
+
+def test_the_extension_check_catches_breaking_changes():
+    theirs = {"required": ["a"], "properties": {"a": {"type": "string"}}, "additionalProperties": False}
+    added = {**theirs, "properties": {**theirs["properties"], "b": {"enum": ["x"]}}}
+    assert extension_problems(added, theirs) == []
+    demanding = {**added, "required": ["a", "b"]}
+    assert extension_problems(demanding, theirs) == ["$.required: ['a', 'b'] != ['a']"]
+    assert extension_problems({**theirs, "properties": {}}, theirs) == ["$.properties.a: missing"]
+    changed = {**theirs, "properties": {"a": {"type": "integer"}}}
+    assert extension_problems(changed, theirs) == ["$.properties.a.type: 'integer' != 'string'"]
+    assert extension_problems({"required": ["a"], "properties": theirs["properties"]}, theirs) == [
+        "$.additionalProperties: missing"
+    ]
+
+
+def test_handled_by_is_an_optional_field(validator):
+    assert validator.parse(event(handled_by="bot"))["handled_by"] == "bot"
+    assert "handled_by" not in validator.parse(event())
+    assert {path for path, _ in problems(validator, event(handled_by="robot"))} == {"$.handled_by"}
 
 
 def test_valid_event_parses(validator):

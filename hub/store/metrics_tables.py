@@ -1,0 +1,129 @@
+"""The metrics area's tables: a rollup of the deflection metrics that the scheduler keeps current.
+
+metric_contacts    one row per linked event: the facts the definitions read (from its payload)
+metric_inquiries   one row per episode (inquiry), recomputed whenever a fact about its
+                   customer and intent family arrives (hub.domain.deflection_metrics)
+metric_offers      one row per deflection decision: taken, failed
+metric_daily       the sums per day x channel x intent x CRM that the API and dashboard read;
+                   a day is re-summed when one of its rows changed or it still had pending ones
+metric_state       the rollup's watermarks, the R it was computed with, and when
+metric_dedup_seen  the dedup links the rollup has counted (to notice new links and undos)
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, Float, Index, Integer, PrimaryKeyConstraint, String, Table
+
+from hub.store.tables import BigId, UTCDateTime, metadata
+
+metric_contacts = Table(
+    "metric_contacts",
+    metadata,
+    Column("inbox_id", BigId, primary_key=True, autoincrement=False),
+    Column("customer_key", String(40), nullable=False),
+    Column("family", String(100), nullable=False),
+    Column("episode_id", String(40), nullable=False),
+    Column("occurred_at", UTCDateTime(), nullable=False),
+    Column("channel", String(20), nullable=False),
+    Column("outcome", String(20), nullable=False),
+    Column("intent", String(100), nullable=False),
+    Column("handled_by", String(10)),
+    Column("inbound", Boolean, nullable=False),
+    Column("deflection_id", String(64)),
+    Index("ix_metric_contacts_pair", "customer_key", "family"),
+    Index("ix_metric_contacts_deflection_id", "deflection_id"),
+)
+
+metric_inquiries = Table(
+    "metric_inquiries",
+    metadata,
+    Column("episode_id", String(40), primary_key=True),
+    Column("customer_key", String(40), nullable=False),
+    Column("family", String(100), nullable=False),
+    Column("day", String(10), nullable=False),  # UTC date of the first contact
+    Column("channel", String(20), nullable=False),  # of the first contact
+    Column("intent", String(100), nullable=False),  # of the first contact
+    Column("crm", String(20), nullable=False),  # "" when no case/ticket is recorded
+    Column("first_at", UTCDateTime(), nullable=False),
+    Column("automated", Boolean, nullable=False),
+    Column("agent", Boolean, nullable=False),
+    Column("resolved", Boolean, nullable=False),  # an automated resolution
+    Column("recontacted", Boolean, nullable=False),  # ... followed by a contact within R
+    Column("settles_at", UTCDateTime(), nullable=False),  # pending until then
+    Column("offer_taken", Boolean, nullable=False),
+    Column("sla_breached", Boolean, nullable=False),
+    Column("case_created", Boolean, nullable=False),
+    Column("duplicates", Integer, nullable=False),
+    Column("contacts", Integer, nullable=False),
+    Index("ix_metric_inquiries_day", "day"),
+    Index("ix_metric_inquiries_pair", "customer_key", "family"),
+)
+
+metric_offers = Table(
+    "metric_offers",
+    metadata,
+    Column("decision_id", BigId, primary_key=True, autoincrement=False),
+    Column("customer_key", String(40), nullable=False),  # "" when the caller was not known
+    Column("family", String(100), nullable=False),
+    Column("day", String(10), nullable=False),
+    Column("channel", String(20), nullable=False),  # the first digital channel offered
+    Column("intent", String(100), nullable=False),
+    Column("taken", Boolean, nullable=False),
+    Column("failed", Boolean, nullable=False),
+    Index("ix_metric_offers_day", "day"),
+    Index("ix_metric_offers_pair", "customer_key", "family"),
+)
+
+COUNTS = (
+    "inquiries",
+    "automated",
+    "automated_resolutions",
+    "contained",
+    "pending",
+    "settled",
+    "held",
+    "resolutions_settled",
+    "recontacted",
+    "cases_created",
+    "duplicates",
+    "offers",
+    "offers_taken",
+    "offers_failed",
+    "offer_inquiries",
+    "offer_breached",
+    "other_inquiries",
+    "other_breached",
+    "contacts",
+)
+
+metric_daily = Table(
+    "metric_daily",
+    metadata,
+    Column("day", String(10), nullable=False),
+    Column("channel", String(20), nullable=False),
+    Column("intent", String(100), nullable=False),
+    Column("crm", String(20), nullable=False),
+    *(Column(name, Integer, nullable=False, server_default="0") for name in COUNTS),
+    PrimaryKeyConstraint("day", "channel", "intent", "crm"),
+)
+
+metric_state = Table(
+    "metric_state",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("recontact_window_hours", Float, nullable=False),
+    Column("linked_through", UTCDateTime()),
+    Column("decisions_through", BigId, nullable=False, server_default="0"),
+    Column("sla_through", UTCDateTime()),
+    Column("sla_actions_through", BigId, nullable=False, server_default="0"),
+    Column("as_of", UTCDateTime()),
+)
+
+metric_dedup_seen = Table(
+    "metric_dedup_seen",
+    metadata,
+    Column("crm", String(20), nullable=False),
+    Column("duplicate_id", String(100), nullable=False),
+    Column("master_id", String(100), nullable=False),
+    PrimaryKeyConstraint("crm", "duplicate_id"),
+)

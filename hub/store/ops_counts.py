@@ -1,0 +1,55 @@
+"""Cheap counts for a Prometheus scrape: each is an index range scan or a small table, never a
+scan of every event (``/metrics`` must answer in well under 100 ms with a million events stored)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, func, select
+
+from hub.store.recovery_tables import recovery_attempts
+from hub.store.sla_tables import sla_actions
+from hub.store.tables import inbox
+
+QUEUED = ("pending", "processing", "failed")  # not linked yet, still to be tried
+DEPTH_STATUSES = (*QUEUED, "dead")
+
+
+def inbox_depth(connection: Connection) -> dict[str, int]:
+    """Events per status that are not linked (served by ``ix_inbox_due``'s leading status column)."""
+    rows = connection.execute(
+        select(inbox.c.status, func.count())
+        .where(inbox.c.status.in_(DEPTH_STATUSES))
+        .group_by(inbox.c.status)
+    ).all()
+    found = dict.fromkeys(DEPTH_STATUSES, 0)
+    found.update({status: int(count) for status, count in rows})
+    return found
+
+
+def oldest_queued(connection: Connection) -> datetime | None:
+    """When the oldest event still waiting to be linked was received."""
+    return connection.execute(
+        select(func.min(inbox.c.received_at)).where(inbox.c.status.in_(QUEUED))
+    ).scalar()
+
+
+def sla_actions_by_kind(connection: Connection) -> dict[str, int]:
+    """Warnings and breaches acted on (rows are never deleted: a counter)."""
+    rows = connection.execute(select(sla_actions.c.kind, func.count()).group_by(sla_actions.c.kind)).all()
+    return {kind: int(count) for kind, count in rows}
+
+
+def recovery_attempts_by_status(connection: Connection) -> dict[str, int]:
+    a = recovery_attempts.c
+    return {
+        status: int(n) for status, n in connection.execute(select(a.status, func.count()).group_by(a.status))
+    }
+
+
+def recovery_blocks_by_reason(connection: Connection) -> dict[str, int]:
+    a = recovery_attempts.c
+    rows = connection.execute(
+        select(a.reason, func.count()).where(a.status.in_(("blocked", "cancelled"))).group_by(a.reason)
+    ).all()
+    return {str(reason or "unknown"): int(count) for reason, count in rows}
