@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 
 from hub.domain.errors import ConfigError, Problem
 from hub.mappings import Mappings, load_mappings
-from hub.ports import CRM, AdapterConfig, Clock, WebhookSource
+from hub.ports import CRM, AdapterConfig, Clock, OutcomeSource
 from hub.services.clock import SystemClock
 from hub.services.ingest import IngestService
 from hub.services.link import Linker
@@ -84,7 +84,7 @@ class Hub:
     crm: CRM
     ingest: IngestService
     linker: Linker
-    source: WebhookSource
+    source: OutcomeSource
     sla: SlaService | None = None
     sandbox: Any = None
     wake_worker: threading.Event = field(default_factory=threading.Event)

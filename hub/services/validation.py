@@ -13,11 +13,12 @@ import fastjsonschema
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
+from hub.domain.body import Unparseable, parse_json
 from hub.domain.catalog import Catalog
 from hub.domain.errors import Problem, ValidationFailed
 
 
-class MalformedBody(ValidationFailed):
+class MalformedBody(Unparseable):
     """The body is not JSON at all (HTTP 400), as opposed to JSON that breaks the contract (422)."""
 
     code = "malformed_json"
@@ -95,12 +96,7 @@ class OutcomeValidator:
 
     def parse(self, body: bytes) -> dict[str, Any]:
         """The validated payload, or ValidationFailed listing every problem with its JSON path."""
-        try:
-            payload = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            position = getattr(exc, "pos", None)
-            where = f" at character {position}" if position is not None else ""
-            raise MalformedBody(f"the body is not valid JSON{where}", [Problem("$", str(exc))]) from exc
+        payload = parse_json(body, MalformedBody)
         problems = self.problems(payload)
         if problems:
             count = len(problems)
