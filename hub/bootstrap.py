@@ -52,8 +52,13 @@ def sandbox_crm_settings(crm: str) -> dict[str, str]:
 
 
 def ensure_dev_secrets(settings: Settings, path: Path = DEV_SECRETS_FILE) -> Settings:
-    """For the sandbox only: fill missing secrets from (or into) a 0600 file under ./var/."""
-    if settings.webhook_secret and settings.api_token:
+    """For the sandbox only: fill missing secrets from (or into) a 0600 file under ./var/.
+
+    Each is generated on its own (64 hex digits or 43 URL-safe characters: above every minimum of
+    ``hub.settings.SECRET_MINIMUMS``); the context-token secret is never derived from another.
+    """
+    context_name = "CTIHUB_CONTEXT_TOKEN_SECRET"
+    if settings.webhook_secret and settings.api_token and settings.environment.get(context_name):
         return settings
     values: dict[str, str] = {}
     if path.exists():
@@ -62,6 +67,7 @@ def ensure_dev_secrets(settings: Settings, path: Path = DEV_SECRETS_FILE) -> Set
             values[key.strip()] = value.strip()
     values.setdefault("CTIHUB_WEBHOOK_SECRET", secrets.token_hex(32))
     values.setdefault("CTIHUB_API_TOKEN", secrets.token_urlsafe(32))
+    values.setdefault(context_name, secrets.token_hex(32))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600, exist_ok=True)
     path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
@@ -70,6 +76,7 @@ def ensure_dev_secrets(settings: Settings, path: Path = DEV_SECRETS_FILE) -> Set
         settings,
         webhook_secret=settings.webhook_secret or values["CTIHUB_WEBHOOK_SECRET"],
         api_token=settings.api_token or values["CTIHUB_API_TOKEN"],
+        environment={context_name: values[context_name], **settings.environment},
     )
 
 

@@ -33,6 +33,7 @@ from xml.sax.saxutils import escape
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring as safe_fromstring
 
+from hub.domain.crm_ids import salesforce_id_suffix
 from hub.domain.errors import Problem
 from webhooks.common import DeliveryItem, SenderNotAllowed, bounded, invalid, malformed, parse_rfc3339
 
@@ -54,7 +55,6 @@ ACK = (
 )
 CONTENT_TYPE = "text/xml; charset=utf-8"
 _ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
-_SUFFIX_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 
 
 def fault(message: str, *, client: bool) -> str:
@@ -71,13 +71,7 @@ def fault(message: str, *, client: bool) -> str:
 # --- organization ids -----------------------------------------------------------------------------
 
 
-def id_suffix(id15: str) -> str:
-    """The 3-character suffix that turns a 15-character Salesforce id into its 18-character form."""
-    suffix = ""
-    for start in (0, 5, 10):
-        bits = sum(1 << i for i, char in enumerate(id15[start : start + 5]) if "A" <= char <= "Z")
-        suffix += _SUFFIX_ALPHABET[bits]
-    return suffix
+id_suffix = salesforce_id_suffix  # the 3-character suffix of an 18-character id (hub.domain.crm_ids)
 
 
 def check_org_id(value: str) -> str:

@@ -15,6 +15,7 @@ from jsonschema.exceptions import ValidationError
 
 from hub.domain.body import Unparseable, parse_json
 from hub.domain.catalog import Catalog
+from hub.domain.crm_ids import CASE_ID_RULES
 from hub.domain.errors import Problem, ValidationFailed
 
 
@@ -115,6 +116,12 @@ class OutcomeValidator:
             if isinstance(intent, str) and intent and intent not in self.catalog.intents:
                 known = ", ".join(sorted(self.catalog.intents))
                 found.append(Problem("$.intent", f"unknown intent {intent!r}; configured intents: {known}"))
+            hint = payload.get("case_hint")
+            rule = CASE_ID_RULES.get(hint.get("crm")) if isinstance(hint, dict) else None
+            if rule is not None and isinstance(hint.get("id"), str):
+                problem = rule(hint["id"])
+                if problem:
+                    found.append(Problem("$.case_hint.id", f"{hint['id'][:40]!r} {problem}"))
             disposition = payload.get("disposition")
             if isinstance(disposition, str) and disposition not in self.catalog.dispositions:
                 found.append(

@@ -3,7 +3,6 @@ to the consent ledger, once per notification, as blocks (never as consent). SQLi
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 
 import pytest

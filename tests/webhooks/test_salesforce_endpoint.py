@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.webhooks.conftest import ORG_ID_18, SALESFORCE_TOKEN, deliveries, episode_row, open_episode, shared_file
+from tests.webhooks.conftest import (
+    ORG_ID_18,
+    SALESFORCE_TOKEN,
+    deliveries,
+    episode_row,
+    open_episode,
+    shared_file,
+)
 from tests.webhooks.test_parsing import SALESFORCE_STATE
 
 # The acknowledgment Salesforce expects (SFDC-outbound-message README), byte for byte.
