@@ -117,7 +117,8 @@ class OutcomeValidator:
                 known = ", ".join(sorted(self.catalog.intents))
                 found.append(Problem("$.intent", f"unknown intent {intent!r}; configured intents: {known}"))
             hint = payload.get("case_hint")
-            rule = CASE_ID_RULES.get(hint.get("crm")) if isinstance(hint, dict) else None
+            crm = hint.get("crm") if isinstance(hint, dict) else None
+            rule = CASE_ID_RULES.get(crm) if isinstance(crm, str) else None
             if rule is not None and isinstance(hint.get("id"), str):
                 problem = rule(hint["id"])
                 if problem:

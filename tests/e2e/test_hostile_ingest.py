@@ -188,3 +188,11 @@ def test_the_token_is_compared_safely(client):
     response = client.get("/v1/catalog", headers={"Authorization": "Bearer \udcff"})
     assert response.status_code == 401
     assert client.get("/v1/catalog", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "hint", [{"crm": ["zendesk"], "id": "1"}, {"crm": {"a": 1}, "id": "1"}, {"crm": "zendesk", "id": 5}]
+)
+def test_a_case_hint_of_the_wrong_types_is_422_not_500(post, hub, hint):
+    answer(post(case_hint=hint), 422)
+    assert stored(hub) == 0
