@@ -554,10 +554,10 @@ class ChannelEvents:
 
         Dated by the record's LastModifiedDate, so a late redelivery of an older state does not win
         over a newer one, but never later than the message was received: a date in the future would
-        outrank every real decision to come. Outbound messages are not signed, so a cleared flag is
-        applied only when the endpoint requires ``CTIHUB_SALESFORCE_OUTBOUND_TOKEN``; without it, the
-        delivery is kept, the lift is logged and counted (``LIFT_NOT_APPLIED``), and the block stands.
-        A set flag is applied either way: a forged one can only keep the hub from contacting someone.
+        outrank every real decision to come. Outbound messages are not signed: the endpoint accepts
+        nothing until ``CTIHUB_SALESFORCE_OUTBOUND_TOKEN`` is set, and checks it first. A delivery
+        processed without it (stored by an older hub, retried by ``retry_failed``) still never lifts
+        a block: the lift is logged and counted (``LIFT_NOT_APPLIED``), and the block stands.
         """
         flags = note.consent_flags()
         where = f"{note.sobject_type} {note.record_id}"

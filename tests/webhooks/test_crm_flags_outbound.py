@@ -183,3 +183,23 @@ def test_without_the_token_no_flag_is_read_at_all(client, hub):
     assert b"CTIHUB_SALESFORCE_OUTBOUND_TOKEN" in response.data
     assert deliveries(hub.engine) == [] and ledger(hub) == []
     assert recovery_metrics(hub.engine)["crm_flags"] == {"lifts_not_applied": 0}
+
+
+def test_a_delivery_processed_without_a_token_never_lifts_a_block(client, hub):
+    """Defence in depth for deliveries stored before the token was required (a failed one is
+    processed again by ``retry_failed``): without the token a cleared flag is kept, not applied."""
+    from hub.services.channel_events import SALESFORCE_OUTBOUND, ChannelEvents, ChannelSettings
+
+    fields = {"Phone": "+14155550100", "DoNotCall": "true"}
+    post(client, envelope(person("04l5g00000Aaaa1AAA", fields)))
+    events = ChannelEvents.for_hub(hub)
+    untokened = ChannelEvents(
+        engine=events.engine, clock=events.clock, validator=events.validator, settings=ChannelSettings()
+    )
+    _, items = salesforce_outbound.SOURCE.parse(
+        envelope(person("04l5g00000Aaaa2AAA", {**fields, "DoNotCall": "false"}))
+    )
+    [receipt] = untokened.receive(SALESFORCE_OUTBOUND, {}, items).items
+    assert receipt.status == "ignored" and "not applied" in (receipt.detail or "")
+    assert standing(hub, "voice", "+14155550100").granted is False
+    assert recovery_metrics(hub.engine)["crm_flags"] == {"lifts_not_applied": 1}
