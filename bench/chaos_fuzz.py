@@ -276,6 +276,9 @@ def mutate_xml(rng: random.Random, text: str) -> tuple[bytes, bool]:
     encoding = rng.choice(["utf-8"] * 6 + ["utf-16", "utf-16-le", "utf-32"])
     if encoding != "utf-8":
         body = body.replace('encoding="UTF-8"', f'encoding="{encoding.upper()}"')
+    elif rng.random() < 0.1:  # a declaration naming an unknown, non-text or exotic codec
+        declared = rng.choice(["UTF-Q", "rot13", "bz2", "EBCDIC-CP-US", "euc-jp", "utf-7"])
+        body = body.replace('encoding="UTF-8"', f'encoding="{declared}"')
     try:
         return body.encode(encoding), dtd
     except UnicodeEncodeError:

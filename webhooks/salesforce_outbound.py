@@ -193,7 +193,8 @@ def _parse_xml(body: bytes) -> ET.Element:
             "a SOAP message must not contain a document type declaration, entity or external reference",
             [Problem("/", type(exc).__name__)],
         ) from exc
-    except (ET.ParseError, ValueError, RecursionError) as exc:
+    except (ET.ParseError, ValueError, LookupError, RecursionError) as exc:  # LookupError: an
+        # encoding declaration Python does not know ("UTF-Q") or that is not text ("rot13")
         raise malformed("the body is not well-formed XML", [Problem("/", str(exc)[:200])]) from exc
 
 

@@ -69,6 +69,14 @@ def test_a_document_type_declaration_is_400_in_any_encoding_and_nothing_happens(
     assert deliveries(hub.engine) == []
 
 
+@pytest.mark.parametrize("encoding", ["UTF-Q", "rot13", "bz2"])
+def test_an_unknown_or_non_text_encoding_declaration_is_400(client, hub, encoding):
+    """Found by bench/chaos_fuzz.py: expat asks Python for the codec, which raised LookupError (500)."""
+    body = SALESFORCE_STATE.decode().replace('encoding="UTF-8"', f'encoding="{encoding}"').encode()
+    assert_fault(post_salesforce(client, body), 400, "soapenv:Client", "not well-formed")
+    assert deliveries(hub.engine) == []
+
+
 def test_a_utf16_message_without_a_dtd_is_still_read(client, hub):
     body = SALESFORCE_STATE.decode().replace('encoding="UTF-8"', 'encoding="UTF-16"').encode("utf-16")
     assert post_salesforce(client, body).status_code == 200
