@@ -17,6 +17,7 @@ from hub.domain.body import Unparseable, parse_json
 from hub.domain.catalog import Catalog
 from hub.domain.crm_ids import CASE_ID_RULES
 from hub.domain.errors import Problem, ValidationFailed
+from hub.domain.identity import EXTERNAL_PREFIX
 
 
 class MalformedBody(Unparseable):
@@ -78,6 +79,25 @@ def _compile_fast(schema: dict[str, Any]) -> Callable[[Any], Any]:
     return fastjsonschema.compile(draft7, formats={"date-time": _is_aware_datetime})
 
 
+# customer_identifiers.kind is String(64) and holds "ext:<name>": a longer name would be accepted
+# here and then fail the link on PostgreSQL, every retry, until dead-lettered.
+MAX_EXTERNAL_ID_NAME = 64 - len(EXTERNAL_PREFIX)
+
+
+def _external_id_name_problems(payload: dict[str, Any]) -> list[Problem]:
+    customer = payload.get("customer")
+    external = customer.get("external_ids") if isinstance(customer, dict) else None
+    if not isinstance(external, dict):
+        return []
+    return [
+        Problem(
+            "$.customer.external_ids", f"the name {name[:20]!r}... is over {MAX_EXTERNAL_ID_NAME} characters"
+        )
+        for name in external
+        if len(name) > MAX_EXTERNAL_ID_NAME
+    ]
+
+
 @dataclass(frozen=True)
 class OutcomeValidator:
     schema: dict[str, Any]
@@ -117,6 +137,7 @@ class OutcomeValidator:
                 known = ", ".join(sorted(self.catalog.intents))
                 found.append(Problem("$.intent", f"unknown intent {intent!r}; configured intents: {known}"))
             hint = payload.get("case_hint")
+            found.extend(_external_id_name_problems(payload))
             crm = hint.get("crm") if isinstance(hint, dict) else None
             rule = CASE_ID_RULES.get(crm) if isinstance(crm, str) else None
             if rule is not None and isinstance(hint.get("id"), str):

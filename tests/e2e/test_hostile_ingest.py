@@ -196,3 +196,13 @@ def test_the_token_is_compared_safely(client):
 def test_a_case_hint_of_the_wrong_types_is_422_not_500(post, hub, hint):
     answer(post(case_hint=hint), 422)
     assert stored(hub) == 0
+
+
+def test_an_external_id_name_longer_than_its_column_is_422_at_ingest(post, hub):
+    """``ext:<name>`` must fit customer_identifiers.kind (64): refused here, not dead-lettered later."""
+    response = post(customer={"phone": "+14155550100", "external_ids": {"k" * 61: "v"}})
+    assert [d["path"] for d in answer(response, 422)["details"]] == ["$.customer.external_ids"]
+    assert (
+        post(event_id="e2", customer={"phone": "+14155550100", "external_ids": {"k" * 60: "v"}}).status_code
+        == 202
+    )
