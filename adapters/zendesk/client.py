@@ -34,7 +34,8 @@ from hub.domain.errors import ConfigError, Problem
 ENV_PREFIX = "CTIHUB_ZENDESK_"
 DEFAULT_DOMAIN = "zendesk.com"
 _SUBDOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")  # one DNS label
-_DOMAIN = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_DOMAIN = re.compile(rf"(?:{_LABEL}\.)+{_LABEL}")  # host names only: no port, path or user@
 USER_AGENT = "cti-hub (zenpy)"
 
 
