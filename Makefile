@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo serve test lint bench clean
+.PHONY: demo serve test lint bench chaos-fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ test: lint  ## lint, layer contracts, then every test (PostgreSQL ones skip off 
 
 bench: $(STAMP)  ## ingestion throughput and latency on SQLite and PostgreSQL behind gunicorn
 	$(BIN)/python bench/ingest.py --backend both
+
+chaos-fuzz: $(STAMP)  ## 10,000 mutated bodies per public endpoint, SQLite then PostgreSQL (issue 11, 14(c))
+	$(BIN)/python bench/chaos_fuzz.py --backend sqlite --per-endpoint 10000
+	$(BIN)/python bench/chaos_fuzz.py --backend postgresql --per-endpoint 10000
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

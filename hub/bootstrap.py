@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from hub.domain.errors import ConfigError, Problem
 from hub.mappings import Mappings, load_mappings
 from hub.mappings.metrics import MetricsConfig, load_metrics_config
-from hub.ports import CRM, AdapterConfig, Clock, WebhookSource
+from hub.ports import CRM, AdapterConfig, Clock, OutcomeSource
 from hub.services.clock import SystemClock
 from hub.services.ingest import IngestService
 from hub.services.link import Linker
@@ -54,8 +54,18 @@ def sandbox_crm_settings(crm: str) -> dict[str, str]:
 
 
 def ensure_dev_secrets(settings: Settings, path: Path = DEV_SECRETS_FILE) -> Settings:
-    """For the sandbox only: fill missing secrets from (or into) a 0600 file under ./var/."""
-    if settings.webhook_secret and settings.api_token and settings.session_secret:
+    """For the sandbox only: fill missing secrets from (or into) a 0600 file under ./var/.
+
+    Each is generated on its own (64 hex digits or 43 URL-safe characters: above every minimum of
+    ``hub.settings.SECRET_MINIMUMS``); the context-token secret is never derived from another.
+    """
+    context_name = "CTIHUB_CONTEXT_TOKEN_SECRET"
+    if (
+        settings.webhook_secret
+        and settings.api_token
+        and settings.session_secret
+        and settings.environment.get(context_name)
+    ):
         return settings
     values: dict[str, str] = {}
     if path.exists():
@@ -65,6 +75,7 @@ def ensure_dev_secrets(settings: Settings, path: Path = DEV_SECRETS_FILE) -> Set
     values.setdefault("CTIHUB_WEBHOOK_SECRET", secrets.token_hex(32))
     values.setdefault("CTIHUB_API_TOKEN", secrets.token_urlsafe(32))
     values.setdefault("CTIHUB_SESSION_SECRET", secrets.token_urlsafe(48))
+    values.setdefault(context_name, secrets.token_hex(32))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600, exist_ok=True)
     path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
@@ -74,6 +85,7 @@ def ensure_dev_secrets(settings: Settings, path: Path = DEV_SECRETS_FILE) -> Set
         webhook_secret=settings.webhook_secret or values["CTIHUB_WEBHOOK_SECRET"],
         api_token=settings.api_token or values["CTIHUB_API_TOKEN"],
         session_secret=settings.session_secret or values["CTIHUB_SESSION_SECRET"],
+        environment={context_name: values[context_name], **settings.environment},
     )
 
 
@@ -88,7 +100,7 @@ class Hub:
     crm: CRM
     ingest: IngestService
     linker: Linker
-    source: WebhookSource
+    source: OutcomeSource
     sla: SlaService | None = None
     sandbox: Any = None
     metrics: MetricsConfig = field(default_factory=MetricsConfig)  # mappings/metrics.yaml

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from hub.domain.identity import Identifier
+from hub.domain.signing_keys import SigningKey
 
 
 class Clock(Protocol):
@@ -167,6 +168,16 @@ class WebhookSource(Protocol):
 
     def verify(self, headers: Mapping[str, str], body: bytes, *, secret: str, now: datetime) -> None:
         """Raise ``hub.domain.errors.AuthError`` unless the request is authentic and fresh."""
+        ...
+
+
+class OutcomeSource(WebhookSource, Protocol):
+    """The ``/v1/outcomes`` source: verifies against several keys at once (rotation, source binding)."""
+
+    def verify_keys(
+        self, headers: Mapping[str, str], body: bytes, *, keys: Sequence[SigningKey], now: datetime
+    ) -> tuple[SigningKey, ...]:
+        """The keys whose signature the request carries; AuthError when none."""
         ...
 
 

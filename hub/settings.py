@@ -10,13 +10,38 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from hub.domain.errors import ConfigError, Problem
+from hub.domain.signing_keys import LEGACY_KEY_ID, SigningKey, parse_keys
 
 PREFIX = "CTIHUB_"
 CRM_NAMES = ("zendesk", "salesforce")
+WEBHOOK_KEYS = f"{PREFIX}WEBHOOK_KEYS"
+# The shortest value each secret may have, checked at start (``Settings.check``) and again by the
+# routes that use it (503 naming it). 32 characters for every secret the admin chooses (32 random
+# hex digits are 128 bits; the sandbox generates 64) and for the providers' own secrets whose length
+# is known (Twilio auth tokens are 32 hex digits, Zendesk signing secrets 44 base64 characters);
+# 24 for Sunshine's webhook secret, whose length Sunshine does not document.
+SECRET_MINIMUMS = {
+    "WEBHOOK_SECRET": 32,
+    "API_TOKEN": 32,
+    "CONTEXT_TOKEN_SECRET": 32,
+    "SALESFORCE_OUTBOUND_TOKEN": 32,
+    "TWILIO_AUTH_TOKEN": 32,
+    "ZENDESK_WEBHOOK_SECRET": 32,
+    "SUNSHINE_API_KEY": 24,
+}
+
+
+def secret_problem(name: str, value: str | None) -> Problem | None:
+    """A Problem when ``CTIHUB_<name>`` is set but shorter than its minimum (never quoting it)."""
+    minimum = SECRET_MINIMUMS.get(name)
+    if value and minimum and len(value) < minimum:
+        return Problem(PREFIX + name, f"is {len(value)} characters; use at least {minimum} random ones")
+    return None
 
 
 def _read_env_file(path: Path) -> dict[str, str]:
@@ -87,6 +112,18 @@ class Settings:
     # through ``value`` and a typed dataclass of their own.
     environment: Mapping[str, str] = field(default_factory=dict, repr=False)
 
+    @cached_property
+    def signing_keys(self) -> tuple[SigningKey, ...]:
+        """The outcome-signing keys: ``CTIHUB_WEBHOOK_KEYS`` (bound to sources), then the legacy
+        ``CTIHUB_WEBHOOK_SECRET`` (every source). Empty when neither is set."""
+        keys: list[SigningKey] = []
+        raw = self.environment.get(WEBHOOK_KEYS)
+        if raw:
+            keys.extend(parse_keys(raw, WEBHOOK_KEYS))
+        if self.webhook_secret:
+            keys.append(SigningKey(LEGACY_KEY_ID, self.webhook_secret, ("*",)))
+        return tuple(keys)
+
     def value(self, name: str, default: str | None = None) -> str | None:
         """``CTIHUB_<name>`` (or its ``_FILE``), or ``default`` when unset or empty."""
         return self.environment.get(PREFIX + name) or default
@@ -143,5 +180,17 @@ class Settings:
             problems.append(Problem(f"{PREFIX}LINK_BATCH_SIZE", "must be between 1 and 1000"))
         if not 0 <= self.link_batch_window_seconds <= 60:
             problems.append(Problem(f"{PREFIX}LINK_BATCH_WINDOW_SECONDS", "must be between 0 and 60"))
+        for name in SECRET_MINIMUMS:
+            found = secret_problem(name, self.environment.get(PREFIX + name))
+            if found and found not in problems:
+                problems.append(found)
+        for name, value in (("WEBHOOK_SECRET", self.webhook_secret), ("API_TOKEN", self.api_token)):
+            found = secret_problem(name, value)
+            if found and found not in problems:
+                problems.append(found)
+        try:
+            self.signing_keys  # noqa: B018 - parsed at start so a bad CTIHUB_WEBHOOK_KEYS stops it
+        except ConfigError as exc:
+            problems.extend(exc.problems)
         if problems:
             raise ConfigError("invalid settings", problems)

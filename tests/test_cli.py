@@ -74,13 +74,26 @@ def test_secret_files_are_read_and_never_echoed(tmp_path, monkeypatch):
     from hub.settings import Settings
 
     secret = tmp_path / "secret"
-    secret.write_text("from-a-file\n")
+    secret.write_text("from-a-file-0123456789abcdef-0123\n")
     settings = Settings.from_env(
         {"CTIHUB_WEBHOOK_SECRET_FILE": str(secret), "CTIHUB_ZENDESK_API_TOKEN": "zd"}
     )
-    assert settings.webhook_secret == "from-a-file"
+    assert settings.webhook_secret == "from-a-file-0123456789abcdef-0123"
     assert settings.crm_settings["zendesk"]["api_token"] == "zd"
     assert "from-a-file" not in repr(settings) and "zd" not in repr(settings)
+
+
+def test_every_secret_shorter_than_its_minimum_stops_the_start_naming_it():
+    from hub.domain.errors import ConfigError
+    from hub.settings import SECRET_MINIMUMS, Settings
+
+    environment = {f"CTIHUB_{name}": "x" * (minimum - 1) for name, minimum in SECRET_MINIMUMS.items()}
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(environment)
+    named = {p.path for p in caught.value.problems}
+    assert named == {f"CTIHUB_{name}" for name in SECRET_MINIMUMS}
+    assert all("x" * 10 not in p.message for p in caught.value.problems)  # the value is never echoed
+    Settings.from_env({f"CTIHUB_{name}": "x" * minimum for name, minimum in SECRET_MINIMUMS.items()})
 
 
 @pytest.mark.parametrize("crm", ["zendesk", "salesforce"])

@@ -17,19 +17,24 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from hub.domain.errors import AuthError, Problem, ValidationFailed
+from hub.domain.body import Unparseable
+from hub.domain.errors import Forbidden, Problem, ValidationFailed
 
 
-class MalformedPayload(ValidationFailed):
-    """The body cannot be parsed, or lacks what the source always sends: HTTP 400, do not retry."""
+class MalformedPayload(Unparseable):
+    """The body cannot be parsed at all (not JSON, XML or a form; not UTF-8): HTTP 400."""
 
     code = "malformed_body"
 
 
-class SenderNotAllowed(AuthError):
-    """The request is well-formed but comes from a sender that is not on the allow-list (HTTP 403)."""
+class InvalidPayload(ValidationFailed):
+    """The body parses but lacks what the source always sends, or holds what cannot be stored: 422."""
 
-    code = "forbidden"
+    code = "invalid_body"
+
+
+class SenderNotAllowed(Forbidden):
+    """The request is well-formed but comes from a sender that is not on the allow-list (HTTP 403)."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,22 @@ class DeliveryItem:
 
 def malformed(message: str, problems: Iterable[Problem] = ()) -> MalformedPayload:
     return MalformedPayload(message, list(problems))
+
+
+def invalid(message: str, problems: Iterable[Problem] = ()) -> InvalidPayload:
+    return InvalidPayload(message, list(problems))
+
+
+def bounded(value: str, path: str, limit: int) -> str:
+    """``value`` when it fits the column that will hold it, else InvalidPayload (422) naming ``path``.
+
+    Never truncated: two ids that differ after the limit would become one.
+    """
+    if len(value) > limit:
+        raise invalid(
+            f"{path} is longer than {limit} characters", [Problem(path, f"is {len(value)} characters")]
+        )
+    return value
 
 
 def kept_headers(headers: Mapping[str, str], names: Iterable[str]) -> dict[str, str]:

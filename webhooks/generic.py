@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from hub.domain.errors import AuthError
+from hub.domain.signing_keys import LEGACY_KEY_ID, SigningKey
 
 HEADER = "X-CTIHub-Signature"
 TOLERANCE_SECONDS = 300
+MAX_HEADER_LENGTH = 1024
+MAX_SIGNATURES = 8
+_TIMESTAMP = re.compile(r"[0-9]{1,10}")
+_HEX_DIGEST = re.compile(r"[0-9a-fA-F]{64}")
 
 
 def sign(secret: str, body: bytes, timestamp: int) -> str:
@@ -26,16 +32,27 @@ def sign(secret: str, body: bytes, timestamp: int) -> str:
 
 
 def _parse(header: str) -> tuple[int, list[str]]:
+    """(timestamp, v1 signatures) of a well-formed header, else AuthError, before any other work.
+
+    Strict on purpose: ASCII digits only (``"²".isdigit()`` is True), at most 10 of them; each
+    ``v1`` exactly 64 hex digits (a non-ASCII one would make ``compare_digest`` raise); a bounded
+    header with at most :data:`MAX_SIGNATURES` entries.
+    """
+    if len(header) > MAX_HEADER_LENGTH or not header.isascii():
+        raise AuthError(f"{HEADER} is too long or not ASCII")
     timestamp: int | None = None
     signatures: list[str] = []
     for part in header.split(","):
         key, _, value = part.strip().partition("=")
-        if key == "t" and value.isdigit():
+        if key == "t" and _TIMESTAMP.fullmatch(value):
             timestamp = int(value)
-        elif key == "v1" and value:
-            signatures.append(value)
-    if timestamp is None or not signatures:
-        raise AuthError(f"{HEADER} must look like t=<unix seconds>,v1=<hex HMAC-SHA256>")
+        elif key == "v1" and _HEX_DIGEST.fullmatch(value):
+            signatures.append(value.lower())
+    if timestamp is None or not signatures or len(signatures) > MAX_SIGNATURES:
+        raise AuthError(
+            f"{HEADER} must look like t=<unix seconds>,v1=<64 hex digits of HMAC-SHA256>"
+            f" (at most {MAX_SIGNATURES} v1 entries)"
+        )
     return timestamp, signatures
 
 
@@ -45,18 +62,34 @@ class GenericSource:
 
     def verify(self, headers: Mapping[str, str], body: bytes, *, secret: str, now: datetime) -> None:
         """Raise AuthError unless the body carries a fresh, valid signature. Constant-time compare."""
+        self.verify_keys(headers, body, keys=(SigningKey(LEGACY_KEY_ID, secret),), now=now)
+
+    def verify_keys(
+        self, headers: Mapping[str, str], body: bytes, *, keys: Sequence[SigningKey], now: datetime
+    ) -> tuple[SigningKey, ...]:
+        """The keys whose signature the request carries (at least one, else AuthError).
+
+        One pass over every (key, ``v1`` entry) pair, each compared in constant time and none
+        skipped, so the time taken says nothing about which key or entry matched.
+        """
         header = headers.get(HEADER)
         if not header:
             raise AuthError(f"missing {HEADER} header")
         timestamp, signatures = _parse(header)
         if abs(now.timestamp() - timestamp) > TOLERANCE_SECONDS:
             raise AuthError(f"{HEADER} timestamp is more than {TOLERANCE_SECONDS} s from the server's clock")
-        expected = sign(secret, body, timestamp).split("v1=", 1)[1]
-        valid = False
-        for candidate in signatures:
-            valid |= hmac.compare_digest(expected, candidate)
-        if not valid:
+        message = f"{timestamp}.".encode() + body
+        matched: list[SigningKey] = []
+        for key in keys:
+            expected = hmac.new(key.secret.encode(), message, hashlib.sha256).hexdigest().encode()
+            valid = False
+            for candidate in signatures:
+                valid |= hmac.compare_digest(expected, candidate.encode("ascii"))
+            if valid:
+                matched.append(key)
+        if not matched:
             raise AuthError(f"{HEADER} does not match the body")
+        return tuple(matched)
 
 
 SOURCE = GenericSource()

@@ -6,16 +6,17 @@ at-least-once and out of order; each notification ``Id`` is the idempotency key.
 retrying a message only when the listener answers ``<Ack>true</Ack>``; anything else (a SOAP fault,
 any status) is retried with backoff up to 2 h apart and dropped after 24 h.
 
-Outbound messages are not signed. The sender is checked against an allow-list of organization ids:
-Salesforce ids are 15 characters, case-sensitive, or 18 with a 3-character suffix that encodes the
-case of the first 15; two ids name the same org when their first 15 characters are equal. A shared
-token in the endpoint URL (``?token=``) may be required on top (``CTIHUB_SALESFORCE_OUTBOUND_TOKEN``);
-without it, an org id is all a sender needs, so the hub does not let such a message lift a
-do-not-contact flag (``hub.services.channel_events``).
+Outbound messages are not signed, and an organization id is no secret. The credential is a shared
+token in the endpoint URL (``?token=``, ``CTIHUB_SALESFORCE_OUTBOUND_TOKEN``), which the web layer
+requires and compares in constant time before the body is read (no token configured: 503). The
+sender is then also checked against an allow-list of organization ids: Salesforce ids are 15
+characters, case-sensitive, or 18 with a 3-character suffix that encodes the case of the first 15;
+two ids name the same org when their first 15 characters are equal.
 
 The SessionId (a live API session of the org) is never kept: only the notifications are stored.
-A SOAP message must not contain a document type declaration (SOAP 1.1 §3), so one is refused
-before parsing, which also rules out entity expansion attacks.
+The XML is parsed by defusedxml with every DTD, entity and external reference forbidden, whatever
+the body's encoding (a SOAP message must not contain a document type declaration, SOAP 1.1 §3):
+a byte regex cannot see ``<!DOCTYPE`` in a UTF-16 body, expat can.
 """
 
 from __future__ import annotations
@@ -29,8 +30,12 @@ from datetime import datetime
 from types import MappingProxyType
 from xml.sax.saxutils import escape
 
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring as safe_fromstring
+
+from hub.domain.crm_ids import salesforce_id_suffix
 from hub.domain.errors import Problem
-from webhooks.common import DeliveryItem, SenderNotAllowed, malformed, parse_rfc3339
+from webhooks.common import DeliveryItem, SenderNotAllowed, bounded, invalid, malformed, parse_rfc3339
 
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
@@ -49,9 +54,7 @@ ACK = (
     "</soapenv:Envelope>\n"
 )
 CONTENT_TYPE = "text/xml; charset=utf-8"
-_DOCTYPE = re.compile(rb"<!DOCTYPE|<!ENTITY", re.IGNORECASE)
 _ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
-_SUFFIX_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 
 
 def fault(message: str, *, client: bool) -> str:
@@ -68,13 +71,7 @@ def fault(message: str, *, client: bool) -> str:
 # --- organization ids -----------------------------------------------------------------------------
 
 
-def id_suffix(id15: str) -> str:
-    """The 3-character suffix that turns a 15-character Salesforce id into its 18-character form."""
-    suffix = ""
-    for start in (0, 5, 10):
-        bits = sum(1 << i for i, char in enumerate(id15[start : start + 5]) if "A" <= char <= "Z")
-        suffix += _SUFFIX_ALPHABET[bits]
-    return suffix
+id_suffix = salesforce_id_suffix  # the 3-character suffix of an 18-character id (hub.domain.crm_ids)
 
 
 def check_org_id(value: str) -> str:
@@ -187,12 +184,18 @@ class OutboundMessage:
 
 
 def _parse_xml(body: bytes) -> ET.Element:
-    if _DOCTYPE.search(body):
-        raise malformed("a SOAP message must not contain a document type declaration")
+    """The root element; MalformedPayload (400) for a DTD, an entity, an external reference or
+    anything not well-formed, in any encoding expat detects."""
     try:
-        return ET.fromstring(body)  # noqa: S314 - no DTD can reach the parser (checked above)
-    except ET.ParseError as exc:
-        raise malformed("the body is not well-formed XML", [Problem("$", str(exc))]) from exc
+        return safe_fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException as exc:
+        raise malformed(
+            "a SOAP message must not contain a document type declaration, entity or external reference",
+            [Problem("/", type(exc).__name__)],
+        ) from exc
+    except (ET.ParseError, ValueError, LookupError, RecursionError) as exc:  # LookupError: an
+        # encoding declaration Python does not know ("UTF-Q") or that is not text ("rot13")
+        raise malformed("the body is not well-formed XML", [Problem("/", str(exc)[:200])]) from exc
 
 
 def _local(tag: str) -> str:
@@ -217,7 +220,7 @@ def _notification(
     notification_id = _child_text(element, "Id")
     sobject = element.find(f"{{{OUTBOUND_NS}}}sObject")
     if not notification_id or sobject is None:
-        raise malformed("a notification lacks its Id or sObject", [Problem(where, "needs Id and sObject")])
+        raise invalid("a notification lacks its Id or sObject", [Problem(where, "needs Id and sObject")])
     declared = sobject.get(f"{{{XSI_NS}}}type") or ""
     sobject_type = declared.rsplit(":", 1)[-1]
     fields: dict[str, str | None] = {}
@@ -225,15 +228,18 @@ def _notification(
         if len(child):  # a nested element (not sent for plain fields): not a field value
             continue
         nil = child.get(f"{{{XSI_NS}}}nil") == "true"
-        fields[_local(child.tag)] = None if nil else (child.text or "")
+        name = _local(child.tag)
+        fields[name] = None if nil else (child.text or "")
+        if len(name) > 100:
+            raise invalid("a field name is too long", [Problem(f"{where}.sObject", "field name over 100")])
     record_id = fields.get("Id")
     if not sobject_type or not record_id:
-        raise malformed(
+        raise invalid(
             "a notification's sObject lacks its type or Id",
             [Problem(f"{where}.sObject", "needs xsi:type and Id")],
         )
     return Notification(
-        notification_id=notification_id[:200],
+        notification_id=bounded(notification_id, f"{where}.Id", 200),
         organization_id=organization_id,
         action_id=action_id,
         sobject_type=sobject_type,
@@ -249,21 +255,19 @@ def _notification(
 def parse_message(body: bytes) -> OutboundMessage:
     root = _parse_xml(body)
     if root.tag != f"{{{SOAP_NS}}}Envelope":
-        raise malformed(
-            "the body is not a SOAP 1.1 envelope", [Problem("/", f"root element is {root.tag!r}")]
-        )
+        raise invalid("the body is not a SOAP 1.1 envelope", [Problem("/", f"root element is {root.tag!r}")])
     notifications = root.find(f"{{{SOAP_NS}}}Body/{{{OUTBOUND_NS}}}notifications")
     if notifications is None:
-        raise malformed("the SOAP body has no outbound-message notifications element")
+        raise invalid("the SOAP body has no outbound-message notifications element")
     organization_id = _child_text(notifications, "OrganizationId")
     if not organization_id:
-        raise malformed(
+        raise invalid(
             "the message names no OrganizationId", [Problem("notifications/OrganizationId", "is required")]
         )
     action_id = _child_text(notifications, "ActionId")
     elements = notifications.findall(f"{{{OUTBOUND_NS}}}Notification")
     if not elements or len(elements) > MAX_NOTIFICATIONS:
-        raise malformed(
+        raise invalid(
             f"a message carries 1 to {MAX_NOTIFICATIONS} notifications",
             [Problem("notifications/Notification", f"found {len(elements)}")],
         )

@@ -17,14 +17,16 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
+from hub.domain.body import parse_json
 from hub.domain.errors import AuthError, Problem
-from webhooks.common import DeliveryItem, malformed, parse_rfc3339
+from webhooks.common import DeliveryItem, MalformedPayload, bounded, invalid, parse_rfc3339
 
 HEADER = "X-API-Key"
 KEPT_HEADERS = ("Content-Type", "User-Agent")  # never X-API-Key: it is the secret
 MESSAGE = "conversation:message"
 USER, BUSINESS = "user", "business"
 METADATA_INTENT_KEYS = ("intent", "ctihub_intent")
+MAX_KEY_LENGTH = 512  # a longer X-API-Key is refused before it is compared
 
 
 @dataclass(frozen=True)
@@ -83,19 +85,17 @@ def _flat(metadata: Mapping[str, Any]) -> dict[str, str]:
 
 def event_from(app_id: str | None, raw: Any, index: int) -> ConversationEvent:
     if not isinstance(raw, dict):
-        raise malformed(
-            "each event must be a JSON object", [Problem(f"$.events[{index}]", "is not an object")]
-        )
+        raise invalid("each event must be a JSON object", [Problem(f"$.events[{index}]", "is not an object")])
     event_id = _str(raw.get("id"))
     kind = _str(raw.get("type"))
     if not event_id or not kind:
         missing = [n for n, v in (("id", event_id), ("type", kind)) if not v]
-        raise malformed(
+        raise invalid(
             "an event lacks its id or type",
             [Problem(f"$.events[{index}].{n}", "is required") for n in missing],
         )
     base = ConversationEvent(
-        event_id=event_id[:200],
+        event_id=bounded(event_id, f"$.events[{index}].id", 200),
         type=kind[:100],
         created_at=parse_rfc3339(raw.get("createdAt")),
         app_id=app_id,
@@ -110,7 +110,7 @@ def event_from(app_id: str | None, raw: Any, index: int) -> ConversationEvent:
     profile = _obj(user.get("profile"))
     content = _obj(message.get("content"))
     if not _str(message.get("id")) or not _str(author.get("type")):
-        raise malformed(
+        raise invalid(
             "a conversation:message event must carry the message id and author type",
             [Problem(f"$.events[{index}].payload.message", "needs id and author.type")],
         )
@@ -134,7 +134,7 @@ def event_from(app_id: str | None, raw: Any, index: int) -> ConversationEvent:
         created_at=base.created_at,
         app_id=app_id,
         conversation_id=_str(conversation.get("id")),
-        message_id=message["id"][:200],
+        message_id=bounded(message["id"], f"$.events[{index}].payload.message.id", 200),
         received_at=parse_rfc3339(message.get("received")),
         author_type=author["type"],
         user_id=_str(author.get("userId")) or _str(user.get("id")),
@@ -161,16 +161,15 @@ class SunshineSource:
         given = headers.get(HEADER)
         if not given:
             raise AuthError(f"missing {HEADER} header")
+        if len(given) > MAX_KEY_LENGTH or not given.isascii():
+            raise AuthError(f"{HEADER} is not this webhook's secret")
         if not hmac.compare_digest(given.encode("utf-8"), secret.encode("utf-8")):
             raise AuthError(f"{HEADER} is not this webhook's secret")
 
     def parse(self, body: bytes) -> list[DeliveryItem]:
-        try:
-            payload = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise malformed("the body is not valid JSON", [Problem("$", str(exc))]) from exc
+        payload = parse_json(body, MalformedPayload)
         if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
-            raise malformed(
+            raise invalid(
                 "the body must be {app, webhook, events: [...]}", [Problem("$.events", "must be a list")]
             )
         app = _obj(payload.get("app"))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import string
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -27,8 +28,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
+from hub.domain.body import forbidden_character
 from hub.domain.errors import AuthError, Problem
-from webhooks.common import DeliveryItem, malformed
+from webhooks.common import DeliveryItem, bounded, invalid, malformed
 
 HEADER = "X-Twilio-Signature"
 KEPT_HEADERS = ("Content-Type", "User-Agent", HEADER, "I-Twilio-Idempotency-Token")
@@ -40,6 +42,9 @@ OPT_OUT, OPT_IN, HELP = "opt_out", "opt_in", "help"
 _OPT_OUT_TYPES = {"STOP": OPT_OUT, "START": OPT_IN, "HELP": HELP}
 _AROUND_A_WORD = string.whitespace + string.punctuation + "\u00a1\u00bf\u2018\u2019\u201c\u201d\u2026"
 
+# The base64 of an HMAC-SHA1 digest (20 bytes): anything else is refused before any work.
+_SIGNATURE = re.compile(r"[A-Za-z0-9+/]{27}=")
+MAX_SID_LENGTH = 64  # Twilio's SIDs are 34 characters; the delivery's id column holds 200
 Params = Sequence[tuple[str, str]] | Mapping[str, str | Sequence[str]]
 
 
@@ -94,14 +99,16 @@ def validate(
 
     ``body`` is needed only for a JSON request, whose URL carries ``bodySHA256``.
     """
+    if not _SIGNATURE.fullmatch(signature):
+        return False
     body_valid = True
     if body is not None:
         claimed = parse_qs(urlsplit(url).query).get("bodySHA256")
         if claimed:
             expected_hash = hashlib.sha256(body).hexdigest()
-            body_valid = hmac.compare_digest(expected_hash.encode(), claimed[0].encode("utf-8"))
+            body_valid = hmac.compare_digest(expected_hash.encode(), claimed[0].encode("utf-8", "replace"))
             params = ()
-    given = signature.encode("utf-8")
+    given = signature.encode("ascii")
     valid = False
     for candidate in url_variants(url):
         valid |= hmac.compare_digest(compute_signature(auth_token, candidate, params).encode(), given)
@@ -173,6 +180,15 @@ def parse_form(body: bytes) -> list[tuple[str, str]]:
 
 
 def message_from(params: Sequence[tuple[str, str]]) -> InboundSms:
+    """The canonical message; InvalidPayload (422) naming the parameter when one cannot be stored."""
+    bad = [
+        Problem(name if not forbidden_character(name) else "(a parameter name)", problem)
+        for name, value in params
+        for problem in (forbidden_character(name), forbidden_character(value))
+        if problem
+    ]
+    if bad:
+        raise invalid("the Twilio request holds characters no store can keep", bad)
     first: dict[str, str] = {}
     for name, value in params:
         first.setdefault(name, value)
@@ -185,12 +201,18 @@ def message_from(params: Sequence[tuple[str, str]]) -> InboundSms:
     )
     missing = [Problem(name, "is required") for name, value in required.items() if not value]
     if missing:
-        raise malformed("the Twilio request lacks required parameters", missing)
+        raise invalid("the Twilio request lacks required parameters", missing)
     assert sid is not None
+    bounded(sid, "MessageSid", MAX_SID_LENGTH)
+    if status:
+        bounded(status, "MessageStatus", 40)
+        bounded(first.get("ErrorCode") or "", "ErrorCode", 20)
     try:
         num_media = int(first.get("NumMedia") or 0)
+        if not 0 <= num_media <= 100:
+            raise ValueError("out of range")
     except ValueError as exc:
-        raise malformed("NumMedia is not a number", [Problem("NumMedia", repr(first["NumMedia"]))]) from exc
+        raise invalid("NumMedia is not a number", [Problem("NumMedia", repr(first["NumMedia"]))]) from exc
     media = tuple(first[f"MediaUrl{i}"] for i in range(max(num_media, 0)) if f"MediaUrl{i}" in first)
     body = first.get("Body", "")
     keyword = None if status else classify(body, first.get("OptOutType"))
@@ -227,6 +249,8 @@ class TwilioSmsSource:
         signature = headers.get(HEADER)
         if not signature:
             raise AuthError(f"missing {HEADER} header")
+        if not _SIGNATURE.fullmatch(signature):
+            raise AuthError(f"{HEADER} is not the base64 of an HMAC-SHA1 digest")
         if not validate(secret, url, signature, params=parse_form(body)):
             raise AuthError(
                 f"{HEADER} does not match the request (is the public URL {url!r} what Twilio calls?)"

@@ -17,14 +17,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from hub.domain.body import parse_json
 from hub.domain.errors import AuthError, Problem
-from webhooks.common import DeliveryItem, malformed, parse_rfc3339
+from webhooks.common import DeliveryItem, MalformedPayload, bounded, invalid, parse_rfc3339
 
 SIGNATURE_HEADER = "X-Zendesk-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Zendesk-Webhook-Signature-Timestamp"
@@ -45,6 +46,11 @@ MERGED = "merged"
 COMMENT_ADDED = "comment_added"
 # The hub's own comments end with this line (adapters.zendesk.crm.MARKER); a test keeps them equal.
 OWN_COMMENT_MARKER = "— CTI Hub · "
+# What a well-formed header looks like, checked before any other work: the base64 of a 32-byte
+# digest, and unix seconds (at most 10 digits, ASCII only) or an RFC 3339 time of bounded length.
+_SIGNATURE = re.compile(r"[A-Za-z0-9+/]{43}=")
+_UNIX_SECONDS = re.compile(r"[0-9]{1,10}")
+_RFC3339 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9:.]{8,32}(?:[Zz]|[+-][0-9]{2}:[0-9]{2})")
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -53,14 +59,19 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 
 def signature_matches(secret: str, timestamp: str, body: bytes, signature: str) -> bool:
-    return hmac.compare_digest(sign(secret, timestamp, body).encode(), signature.encode("utf-8"))
+    if not _SIGNATURE.fullmatch(signature) or not timestamp.isascii():
+        return False
+    return hmac.compare_digest(sign(secret, timestamp, body).encode(), signature.encode("ascii"))
 
 
 def parse_timestamp(value: str) -> datetime | None:
-    """The signature timestamp: RFC 3339 as Zendesk sends it, or unix seconds."""
-    if value.strip().isdigit():
-        return datetime.fromtimestamp(int(value.strip()), UTC)
-    return parse_rfc3339(value)
+    """The signature timestamp: RFC 3339 as Zendesk sends it, or unix seconds (ASCII digits only)."""
+    text = value.strip()
+    if _UNIX_SECONDS.fullmatch(text):
+        return datetime.fromtimestamp(int(text), UTC)
+    if not _RFC3339.fullmatch(text):
+        return None
+    return parse_rfc3339(text)
 
 
 @dataclass(frozen=True)
@@ -107,10 +118,10 @@ def _status(value: Any) -> str | None:
 
 def event_from(payload: Any, *, fallback_id: str | None = None) -> TicketEvent:
     if not isinstance(payload, dict):
-        raise malformed("the webhook body must be a JSON object")
-    event_id = _text(payload.get("id")) or fallback_id
+        raise invalid("the webhook body must be a JSON object")
+    event_id = _text(payload.get("id")) or (fallback_id[:200] if fallback_id else None)
     if not event_id:
-        raise malformed(
+        raise invalid(
             "the webhook body has no event id",
             [Problem("$.id", f"is required (or the {INVOCATION_HEADER} header)")],
         )
@@ -119,7 +130,7 @@ def event_from(payload: Any, *, fallback_id: str | None = None) -> TicketEvent:
     change_data = payload.get("event") if isinstance(payload.get("event"), dict) else {}
     via = detail.get("via") if isinstance(detail.get("via"), dict) else {}
     fields: dict[str, Any] = {
-        "event_id": event_id[:200],
+        "event_id": bounded(event_id, "$.id", 200),
         "type": kind[:100],
         "ticket_id": None,
         "occurred_at": parse_rfc3339(payload.get("time")),
@@ -130,13 +141,13 @@ def event_from(payload: Any, *, fallback_id: str | None = None) -> TicketEvent:
         return TicketEvent(**fields)
     fields["ticket_id"] = _ticket_id(payload, detail)
     if fields["ticket_id"] is None:
-        raise malformed("a ticket event must name its ticket", [Problem("$.detail.id", "is required")])
+        raise invalid("a ticket event must name its ticket", [Problem("$.detail.id", "is required")])
     name = kind.removeprefix(TICKET_EVENT_PREFIX)
     if name == STATUS_CHANGED:
         fields["status"] = _status(change_data.get("current")) or _status(detail.get("status"))
         fields["previous_status"] = _status(change_data.get("previous"))
         if fields["status"] is None:
-            raise malformed(
+            raise invalid(
                 "a status change must carry the new status", [Problem("$.event.current", "is required")]
             )
         fields["change"] = STATUS_CHANGED
@@ -147,7 +158,7 @@ def event_from(payload: Any, *, fallback_id: str | None = None) -> TicketEvent:
         comment = change_data.get("comment") if isinstance(change_data.get("comment"), dict) else {}
         author = comment.get("author") if isinstance(comment.get("author"), dict) else {}
         if not isinstance(comment.get("is_public"), bool):
-            raise malformed(
+            raise invalid(
                 "a comment must say whether it is public",
                 [Problem("$.event.comment.is_public", "is required")],
             )
@@ -176,21 +187,20 @@ class ZendeskSource:
         timestamp = headers.get(TIMESTAMP_HEADER)
         if not signature or not timestamp:
             raise AuthError(f"missing {SIGNATURE_HEADER} or {TIMESTAMP_HEADER} header")
-        if not signature_matches(secret, timestamp, body, signature):
-            raise AuthError(f"{SIGNATURE_HEADER} does not match the timestamp and body")
+        if not _SIGNATURE.fullmatch(signature):
+            raise AuthError(f"{SIGNATURE_HEADER} is not the base64 of an HMAC-SHA256 digest")
         signed_at = parse_timestamp(timestamp)
         if signed_at is None:
-            raise AuthError(f"{TIMESTAMP_HEADER} is not an RFC 3339 time")
+            raise AuthError(f"{TIMESTAMP_HEADER} is not an RFC 3339 time or unix seconds")
         if abs((now - signed_at).total_seconds()) > self.tolerance_seconds:
             raise AuthError(
                 f"{TIMESTAMP_HEADER} is more than {self.tolerance_seconds} s from the server's clock"
             )
+        if not signature_matches(secret, timestamp, body, signature):
+            raise AuthError(f"{SIGNATURE_HEADER} does not match the timestamp and body")
 
     def parse(self, body: bytes, headers: Mapping[str, str] | None = None) -> DeliveryItem:
-        try:
-            payload = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise malformed("the body is not valid JSON", [Problem("$", str(exc))]) from exc
+        payload = parse_json(body, MalformedPayload)
         fallback = (headers or {}).get(INVOCATION_HEADER)
         event = event_from(payload, fallback_id=f"invocation:{fallback}" if fallback else None)
         return DeliveryItem(

@@ -27,7 +27,7 @@ import email.utils
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urlsplit
 
 import requests
 
@@ -207,10 +207,35 @@ class TwilioSms:
                         status=str(item.get("status") or ""),
                         found=True,
                     )
-            next_uri = answer.get("next_page_uri")
-            url = urljoin(self.settings.api_base_url + "/", next_uri) if isinstance(next_uri, str) else None
+            url = self._next_page(answer.get("next_page_uri"))
             params = None  # the next page's URI carries the query
         return None
+
+    def _next_page(self, next_uri: object) -> str | None:
+        """The next page's URL on the configured Twilio host, or None on the last page.
+
+        ``next_page_uri`` must be a relative path under this account's Messages resource: an
+        absolute URL (another host would get the account's credentials), a ``//host`` path, a
+        backslash or a ``..`` segment is refused as an answer the hub cannot trust.
+        """
+        if next_uri is None or next_uri == "":
+            return None
+        prefix = f"/2010-04-01/Accounts/{self.settings.account_sid}/Messages"
+        parts = urlsplit(next_uri) if isinstance(next_uri, str) else None
+        if (
+            parts is None
+            or parts.scheme
+            or parts.netloc
+            or not parts.path.startswith(prefix)
+            or "\\" in next_uri
+            or ".." in parts.path.split("/")
+            or not next_uri.isascii()
+        ):
+            raise OutreachRetryable(
+                "Twilio's next_page_uri is not a path under this account's messages; not followed",
+                provider=PROVIDER,
+            )
+        return self.settings.api_base_url + next_uri
 
     @staticmethod
     def _same(item: dict[str, Any], message: SmsMessage, since: datetime) -> bool:

@@ -19,6 +19,7 @@ What the installed zenpy 2.0.57 does, and what we do about it:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,9 @@ from hub.domain.errors import ConfigError, Problem
 
 ENV_PREFIX = "CTIHUB_ZENDESK_"
 DEFAULT_DOMAIN = "zendesk.com"
+_SUBDOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")  # one DNS label
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_DOMAIN = re.compile(rf"(?:{_LABEL}\.)+{_LABEL}")  # host names only: no port, path or user@
 USER_AGENT = "cti-hub (zenpy)"
 
 
@@ -71,6 +75,19 @@ class ZendeskSettings:
         subdomain = get("subdomain")
         if not subdomain:
             problems.append(Problem(f"{ENV_PREFIX}SUBDOMAIN", "required"))
+        elif not _SUBDOMAIN.fullmatch(subdomain):
+            # The subdomain becomes the host of every call, with the credentials: never a path,
+            # a port, a user@ or another domain.
+            problems.append(
+                Problem(
+                    f"{ENV_PREFIX}SUBDOMAIN",
+                    "must be the subdomain alone (letters, digits and inner hyphens, at most 63), "
+                    "e.g. acme for https://acme.zendesk.com",
+                )
+            )
+        domain = get("domain")
+        if domain and not _DOMAIN.fullmatch(domain):
+            problems.append(Problem(f"{ENV_PREFIX}DOMAIN", "must be a host name such as zendesk.com"))
         email, api_token, oauth_token = get("email"), get("api_token"), get("oauth_token")
         if not oauth_token:
             if not api_token:
@@ -93,7 +110,7 @@ class ZendeskSettings:
             email=email,
             api_token=None if oauth_token else api_token,
             oauth_token=oauth_token,
-            domain=get("domain") or DEFAULT_DOMAIN,
+            domain=domain or DEFAULT_DOMAIN,
             **retry,  # type: ignore[arg-type]
         )
 

@@ -22,6 +22,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
+from hub.domain.crm_ids import zendesk_search_value
 from hub.domain.errors import ConfigError, CrmError, CrmRetryable
 from hub.domain.identity import EMAIL, EXTERNAL_PREFIX, PHONE, Identifier
 from hub.ports import HUB_CUSTOMER, LINK_ONLY, MERGE, CrmPerson, OpenCase, RepairResult
@@ -88,11 +89,13 @@ class ZendeskRepair:
                 elif identifier.kind == HUB_CUSTOMER:
                     ids = self._users({"external_id": identifier.value})
                 elif identifier.kind == EMAIL:
-                    ids = self._users({"query": f"email:{identifier.value}"})
+                    quoted = zendesk_search_value(identifier.value)
+                    ids = self._users({"query": f"email:{quoted}"}) if quoted else set()
                 elif identifier.kind == PHONE:
                     ids = set()
                     for value in dict.fromkeys((identifier.value, identifier.raw.strip())):
-                        ids |= self._users({"query": f'phone:"{value}"'})
+                        if quoted := zendesk_search_value(value):  # never a raw value in a query
+                            ids |= self._users({"query": f"phone:{quoted}"})
                 else:
                     continue
                 found.append(CrmPerson(identifier.kind, identifier.value, tuple(sorted(ids))))

@@ -4,6 +4,7 @@
     ├── ValidationFailed        input broke the contract; ``problems`` lists each (path, message)
     ├── ConfigError             admin files or settings are wrong; ``problems`` name file:line
     ├── AuthError               bad or missing signature or token
+    │   └── Forbidden           authentic, but not allowed (an org, a source not granted)
     └── ExternalCallError       a call to an outside system failed; ``action`` says what to do,
         │                       ``describe()`` is the line a dead-letter keeps
         ├── OutreachError       an outreach provider (Twilio) failed: the tree at ``OutreachError``
@@ -56,6 +57,12 @@ class ConfigError(HubError):
 
 class AuthError(HubError):
     code = "unauthorized"
+
+
+class Forbidden(AuthError):
+    """Authentic, but not allowed to do this (HTTP 403): an organization or a source not granted."""
+
+    code = "forbidden"
 
 
 class CrmAction(enum.Enum):

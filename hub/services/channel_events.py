@@ -44,7 +44,7 @@ from hub.services.episode_events import (
 from hub.services.identity import normalize_phone
 from hub.services.recovery.delivery import is_delivery_status, record_delivery
 from hub.services.validation import OutcomeValidator
-from hub.settings import PREFIX, Settings
+from hub.settings import PREFIX, Settings, secret_problem
 from hub.store import consent, inbox
 from hub.store import webhook_deliveries as deliveries
 from webhooks import salesforce_outbound, sunshine, twilio_sms, zendesk
@@ -126,6 +126,8 @@ class ChannelSettings:
         def need(name: str, value: object) -> None:
             if not value:
                 found.append(Problem(PREFIX + name, "is not set"))
+            elif isinstance(value, str) and (short := secret_problem(name, value)):
+                found.append(short)
 
         if source == TWILIO_SMS:
             need("TWILIO_AUTH_TOKEN", self.twilio_auth_token)
@@ -144,6 +146,7 @@ class ChannelSettings:
         elif source == SUNSHINE:
             need("SUNSHINE_API_KEY", self.sunshine_api_key)
         elif source == SALESFORCE_OUTBOUND:
+            need("SALESFORCE_OUTBOUND_TOKEN", self.salesforce_outbound_token)
             need("SALESFORCE_ORG_IDS", self.salesforce_org_ids)
             for org_id in self.salesforce_org_ids:
                 try:
@@ -551,10 +554,10 @@ class ChannelEvents:
 
         Dated by the record's LastModifiedDate, so a late redelivery of an older state does not win
         over a newer one, but never later than the message was received: a date in the future would
-        outrank every real decision to come. Outbound messages are not signed, so a cleared flag is
-        applied only when the endpoint requires ``CTIHUB_SALESFORCE_OUTBOUND_TOKEN``; without it, the
-        delivery is kept, the lift is logged and counted (``LIFT_NOT_APPLIED``), and the block stands.
-        A set flag is applied either way: a forged one can only keep the hub from contacting someone.
+        outrank every real decision to come. Outbound messages are not signed: the endpoint accepts
+        nothing until ``CTIHUB_SALESFORCE_OUTBOUND_TOKEN`` is set, and checks it first. A delivery
+        processed without it (stored by an older hub, retried by ``retry_failed``) still never lifts
+        a block: the lift is logged and counted (``LIFT_NOT_APPLIED``), and the block stands.
         """
         flags = note.consent_flags()
         where = f"{note.sobject_type} {note.record_id}"

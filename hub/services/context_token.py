@@ -5,11 +5,10 @@ the intent, the customer key and the episode; it never carries a phone number or
 holds it may read that one episode's trail (``GET /v1/context/<token>``) until it expires, so it is
 a bearer credential: keep its lifetime short (``mappings/deflection.yaml``, default 15 minutes).
 
-The signing key is ``CTIHUB_CONTEXT_TOKEN_SECRET`` (at least 32 characters) when set; otherwise it is
-derived from the webhook secret as HMAC-SHA256(key=CTIHUB_WEBHOOK_SECRET, message="context-token"),
-so a hub with a webhook secret needs no new setting, and a context token can never be used as (or
-reveal) the webhook secret. Rotating either secret invalidates the tokens in flight (at most one
-lifetime of them).
+The signing key is ``CTIHUB_CONTEXT_TOKEN_SECRET`` (at least 32 characters), independent of every
+other secret: rotating the webhook secret (or a leak of it) says nothing about context tokens, and
+the reverse. Without it the deflection routes answer 503 naming it (``ctihub serve --sandbox``
+generates one). Rotating it invalidates the tokens in flight (at most one lifetime of them).
 
 Expiry is checked against the hub's injected clock, never the wall clock, so tests move time by
 advancing a FixedClock.
@@ -17,8 +16,6 @@ advancing a FixedClock.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,7 +34,6 @@ with warnings.catch_warnings():
 ISSUER = "cti-hub"
 AUDIENCE = "cti-hub-context"
 ALGORITHM = "HS256"
-DERIVATION_LABEL = b"context-token"
 SECRET_SETTING = "CTIHUB_CONTEXT_TOKEN_SECRET"  # noqa: S105 (the setting's name, not a secret)
 MIN_SECRET_LENGTH = 32
 
@@ -52,22 +48,18 @@ _CLAIMS_OPTIONS = {
 }
 
 
-def context_key(explicit: str | None, webhook_secret: str | None) -> bytes:
-    """The HS256 key: the dedicated secret (``CTIHUB_CONTEXT_TOKEN_SECRET``) or one derived from the
-    webhook secret."""
-    if explicit:
-        if len(explicit) < MIN_SECRET_LENGTH:
-            raise ConfigError(
-                f"{SECRET_SETTING} is too short",
-                [Problem(SECRET_SETTING, f"use at least {MIN_SECRET_LENGTH} random characters")],
-            )
-        return explicit.encode()
-    if webhook_secret:
-        return hmac.new(webhook_secret.encode(), DERIVATION_LABEL, hashlib.sha256).digest()
-    raise ConfigError(
-        "context tokens cannot be signed: no secret",
-        [Problem(SECRET_SETTING, "set it, or set CTIHUB_WEBHOOK_SECRET to derive one from it")],
-    )
+def context_key(secret: str | None) -> bytes:
+    """The HS256 key: ``CTIHUB_CONTEXT_TOKEN_SECRET``, never derived from another secret."""
+    if not secret:
+        raise ConfigError(
+            "context tokens cannot be signed: no secret", [Problem(SECRET_SETTING, "is not set")]
+        )
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise ConfigError(
+            f"{SECRET_SETTING} is too short",
+            [Problem(SECRET_SETTING, f"use at least {MIN_SECRET_LENGTH} random characters")],
+        )
+    return secret.encode()
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,6 @@ intent, the customer key, the episode and its outcomes with their CRM links. No 
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -34,6 +33,7 @@ from jsonschema.exceptions import ValidationError
 from sqlalchemy import Engine
 
 from hub.domain import business_hours
+from hub.domain.body import parse_json
 from hub.domain.business_hours import Schedule
 from hub.domain.catalog import Catalog
 from hub.domain.deflection import (
@@ -138,10 +138,7 @@ class OfferRequest:
 
 def parse_offer_request(body: bytes, catalog: Catalog) -> OfferRequest:
     """The validated request, or ``ValidationFailed`` listing every problem with its JSON path."""
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedBody("the body is not valid JSON", [Problem("$", str(exc))]) from exc
+    payload = parse_json(body, MalformedBody)  # 400 when unreadable; 422 for NUL / lone surrogates
     problems = [p for error in _validator.iter_errors(payload) for p in _problems(error)]
     if isinstance(payload, dict):
         intent = payload.get("intent")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from hub.domain.errors import Forbidden, Problem
 from hub.domain.outcome import DEFAULT_SOURCE
 from hub.ports import Clock
 from hub.services.validation import OutcomeValidator
@@ -35,10 +36,16 @@ class IngestService:
     clock: Clock
     on_accepted: Callable[[], None] = lambda: None  # wakes an in-process worker
 
-    def accept(self, body: bytes) -> Accepted:
-        """Validate and commit the event; raises ValidationFailed (nothing stored) on bad input."""
+    def accept(self, body: bytes, may_write: Callable[[str], bool] | None = None) -> Accepted:
+        """Validate and commit the event; raises ValidationFailed (nothing stored) on bad input, and
+        Forbidden (nothing stored) when ``may_write`` (the signing key's binding) refuses its source."""
         payload = self.validator.parse(body)
         source = payload.get("source") or DEFAULT_SOURCE
+        if may_write is not None and not may_write(source):
+            raise Forbidden(
+                f"the key that signed this event may not write source {source!r}",
+                [Problem("$.source", f"{source!r} is not among the signing key's sources")],
+            )
         with self.engine.begin() as connection:
             added = inbox.add_event(
                 connection,

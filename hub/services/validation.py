@@ -13,11 +13,14 @@ import fastjsonschema
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
+from hub.domain.body import Unparseable, parse_json
 from hub.domain.catalog import Catalog
+from hub.domain.crm_ids import CASE_ID_RULES
 from hub.domain.errors import Problem, ValidationFailed
+from hub.domain.identity import EXTERNAL_PREFIX
 
 
-class MalformedBody(ValidationFailed):
+class MalformedBody(Unparseable):
     """The body is not JSON at all (HTTP 400), as opposed to JSON that breaks the contract (422)."""
 
     code = "malformed_json"
@@ -76,6 +79,25 @@ def _compile_fast(schema: dict[str, Any]) -> Callable[[Any], Any]:
     return fastjsonschema.compile(draft7, formats={"date-time": _is_aware_datetime})
 
 
+# customer_identifiers.kind is String(64) and holds "ext:<name>": a longer name would be accepted
+# here and then fail the link on PostgreSQL, every retry, until dead-lettered.
+MAX_EXTERNAL_ID_NAME = 64 - len(EXTERNAL_PREFIX)
+
+
+def _external_id_name_problems(payload: dict[str, Any]) -> list[Problem]:
+    customer = payload.get("customer")
+    external = customer.get("external_ids") if isinstance(customer, dict) else None
+    if not isinstance(external, dict):
+        return []
+    return [
+        Problem(
+            "$.customer.external_ids", f"the name {name[:20]!r}... is over {MAX_EXTERNAL_ID_NAME} characters"
+        )
+        for name in external
+        if len(name) > MAX_EXTERNAL_ID_NAME
+    ]
+
+
 @dataclass(frozen=True)
 class OutcomeValidator:
     schema: dict[str, Any]
@@ -95,12 +117,7 @@ class OutcomeValidator:
 
     def parse(self, body: bytes) -> dict[str, Any]:
         """The validated payload, or ValidationFailed listing every problem with its JSON path."""
-        try:
-            payload = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            position = getattr(exc, "pos", None)
-            where = f" at character {position}" if position is not None else ""
-            raise MalformedBody(f"the body is not valid JSON{where}", [Problem("$", str(exc))]) from exc
+        payload = parse_json(body, MalformedBody)
         problems = self.problems(payload)
         if problems:
             count = len(problems)
@@ -119,6 +136,14 @@ class OutcomeValidator:
             if isinstance(intent, str) and intent and intent not in self.catalog.intents:
                 known = ", ".join(sorted(self.catalog.intents))
                 found.append(Problem("$.intent", f"unknown intent {intent!r}; configured intents: {known}"))
+            hint = payload.get("case_hint")
+            found.extend(_external_id_name_problems(payload))
+            crm = hint.get("crm") if isinstance(hint, dict) else None
+            rule = CASE_ID_RULES.get(crm) if isinstance(crm, str) else None
+            if rule is not None and isinstance(hint.get("id"), str):
+                problem = rule(hint["id"])
+                if problem:
+                    found.append(Problem("$.case_hint.id", f"{hint['id'][:40]!r} {problem}"))
             disposition = payload.get("disposition")
             if isinstance(disposition, str) and disposition not in self.catalog.dispositions:
                 found.append(

@@ -5,12 +5,13 @@ from __future__ import annotations
 from flask import Blueprint, request
 from flask.typing import ResponseReturnValue
 
-from hub.domain.errors import AuthError
+from hub.domain.signing_keys import allowed_by
 from hub.services.validation import load_outcome_schema
+from hub.settings import WEBHOOK_KEYS
 from hub.store import inbox
 from hub.web.auth import require_token
 from hub.web.context import current_hub
-from hub.web.errors import error_response
+from hub.web.errors import NotConfigured, error_response
 
 bp = Blueprint("v1", __name__, url_prefix="/v1")
 
@@ -23,12 +24,14 @@ def post_outcome() -> ResponseReturnValue:
         return error_response(
             415, "unsupported_media_type", "send the event as Content-Type: application/json"
         )
+    keys = hub.settings.signing_keys
+    if not keys:  # 503, not 401: the sender retries a 5xx, and nothing it sends could pass now
+        raise NotConfigured.missing(f"CTIHUB_WEBHOOK_SECRET or {WEBHOOK_KEYS}", "outcome signing")
     body = request.get_data(cache=False)  # raises 413 above MAX_CONTENT_LENGTH
-    secret = hub.settings.webhook_secret
-    if not secret:
-        raise AuthError("the webhook secret is not configured (set CTIHUB_WEBHOOK_SECRET)")
-    hub.source.verify(request.headers, body, secret=secret, now=hub.clock.now())
-    accepted = hub.ingest.accept(body)
+    # The signature first (a single constant-time pass over every active key), then the body is
+    # parsed, then the key's binding is checked against the body's source (403, nothing stored).
+    matched = hub.source.verify_keys(request.headers, body, keys=keys, now=hub.clock.now())
+    accepted = hub.ingest.accept(body, may_write=lambda source: allowed_by(matched, source))
     return accepted.as_dict(), 200 if accepted.duplicate else 202
 
 

@@ -11,6 +11,7 @@ from flask import request
 
 from hub.domain.errors import AuthError
 from hub.web.context import current_hub
+from hub.web.errors import NotConfigured
 
 
 def require_token(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -19,8 +20,10 @@ def require_token(view: Callable[..., Any]) -> Callable[..., Any]:
         expected = current_hub().settings.api_token
         scheme, _, given = request.headers.get("Authorization", "").partition(" ")
         if not expected:
-            raise AuthError("the API token is not configured (set CTIHUB_API_TOKEN)")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+            raise NotConfigured.missing("CTIHUB_API_TOKEN", "the API token")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            given.strip().encode("utf-8", "replace"), expected.encode()
+        ):
             raise AuthError("missing or wrong bearer token")
         return view(*args, **kwargs)
 

@@ -4,10 +4,11 @@ Every route does the same, in this order, and answers only after the commit:
 
 1. the source's settings are complete (else 503 naming each missing ``CTIHUB_`` setting);
 2. the content type is the provider's (else 415) and the body fits in 1 MiB (else 413);
-3. the request is authentic (signature, API key or allow-list; else 401, or 403 for an
-   organization that is not allowed);
-4. the body parses into canonical items (else 400: the provider sent something it will never fix,
-   and Sunshine, for one, stops retrying on 400);
+3. the request is authentic (signature, API key, or Salesforce's URL token and then the org
+   allow-list; else 401, or 403 for an organization that is not allowed); a malformed credential
+   is refused before any other work;
+4. the body parses into canonical items (else 400 when it cannot be read at all, 422 when it reads
+   but is invalid or holds what cannot be stored: the status map of ``hub.web.errors``);
 5. ``ChannelEvents.receive`` stores and processes every item in one transaction (a redelivered item
    changes nothing); if an item failed to process it is kept as ``failed`` and the answer is 500, so
    the provider retries and the retry processes it again.
@@ -32,7 +33,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from hub.bootstrap import load_plugin
-from hub.domain.errors import AuthError, HubError, Problem, ValidationFailed
+from hub.domain.errors import AuthError, HubError, Problem
 from hub.services.channel_events import (
     SALESFORCE_OUTBOUND,
     SUNSHINE,
@@ -43,8 +44,8 @@ from hub.services.channel_events import (
     Receipt,
 )
 from hub.web.context import current_hub
-from hub.web.errors import error_response
-from webhooks.common import DeliveryItem, SenderNotAllowed, kept_headers
+from hub.web.errors import NotConfigured, error_response, status_for
+from webhooks.common import DeliveryItem, kept_headers
 from webhooks.salesforce_outbound import ACK, CONTENT_TYPE, fault
 
 log = logging.getLogger(__name__)
@@ -53,10 +54,6 @@ bp = Blueprint("channel_webhooks", __name__, url_prefix="/webhooks")
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 EXTENSION = "ctihub.channel_webhooks"
 SOURCES = (TWILIO_SMS, ZENDESK, SUNSHINE, SALESFORCE_OUTBOUND)
-
-
-class NotConfigured(HubError):
-    code = "not_configured"
 
 
 class UnsupportedMedia(HubError):
@@ -98,18 +95,15 @@ def channel_webhooks() -> ChannelWebhooks:
 
 
 def _status_for(error: Exception) -> int:
+    """``hub.web.errors.status_for``, plus this blueprint's own two."""
     if isinstance(error, HTTPException):
         return error.code or 500
-    if isinstance(error, NotConfigured):
-        return 503
     if isinstance(error, UnsupportedMedia):
         return 415
-    if isinstance(error, ValidationFailed):
-        return 400
-    if isinstance(error, SenderNotAllowed):
-        return 403
-    if isinstance(error, AuthError):
-        return 401
+    if isinstance(error, ProcessingFailed):
+        return 500
+    if isinstance(error, HubError):
+        return status_for(error)
     return 500
 
 
@@ -238,12 +232,14 @@ def sunshine_webhook() -> ResponseReturnValue:
 def salesforce_outbound_webhook() -> ResponseReturnValue:
     """Salesforce Outbound Messages: the Ack is sent only once every notification is committed."""
     hooks = channel_webhooks()
-    settings = hooks.ready(SALESFORCE_OUTBOUND)
-    body = _body("text/xml", "application/xml")
-    if settings.salesforce_outbound_token:
-        given = request.args.get("token", "")
-        if not hmac.compare_digest(given.encode("utf-8"), settings.salesforce_outbound_token.encode("utf-8")):
-            raise AuthError("the endpoint URL's token is not CTIHUB_SALESFORCE_OUTBOUND_TOKEN")
+    settings = hooks.ready(SALESFORCE_OUTBOUND)  # 503 until CTIHUB_SALESFORCE_OUTBOUND_TOKEN is set
+    assert settings.salesforce_outbound_token
+    given = request.args.get("token", "")
+    if not hmac.compare_digest(
+        given.encode("utf-8", "replace"), settings.salesforce_outbound_token.encode("utf-8")
+    ):
+        raise AuthError("the endpoint URL's ?token= is not CTIHUB_SALESFORCE_OUTBOUND_TOKEN")
+    body = _body("text/xml", "application/xml")  # read only once the sender is authenticated
     source = hooks.sources[SALESFORCE_OUTBOUND]
     message, items = source.parse(body)
     source.check_sender(message, settings.salesforce_org_ids)

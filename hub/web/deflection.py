@@ -31,7 +31,7 @@ from hub.services.deflection import DeflectionService, parse_offer_request
 from hub.settings import PREFIX
 from hub.web.auth import require_token
 from hub.web.context import current_hub
-from hub.web.errors import error_response
+from hub.web.errors import NotConfigured, error_response
 
 bp = Blueprint("deflection", __name__, url_prefix="/v1")
 
@@ -72,7 +72,10 @@ def service(app: Flask | None = None) -> DeflectionService:
     app = app or current_app
     hub: Hub = app.extensions["ctihub"]
     setup: _Setup = app.extensions[EXTENSION]
-    key = context_key(hub.settings.value(SECRET_SETTING.removeprefix(PREFIX)), hub.settings.webhook_secret)
+    secret = hub.settings.value(SECRET_SETTING.removeprefix(PREFIX))
+    if not secret:  # 503 naming the setting; never derived from another secret
+        raise NotConfigured.missing(SECRET_SETTING, "context tokens")
+    key = context_key(secret)
     return DeflectionService(
         engine=hub.engine,
         catalog=hub.mappings.catalog,

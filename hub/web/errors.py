@@ -1,4 +1,15 @@
-"""Every error leaves as ``{"error": {"code", "message", "details": [{"path", "message"}]}}``."""
+"""Every error leaves as ``{"error": {"code", "message", "details": [{"path", "message"}]}}``.
+
+One status map for every route (``status_for``), the ``/v1`` API and the channel webhooks alike:
+
+    Unparseable (not JSON/XML/form, not UTF-8, too deep)  400
+    AuthError (signature, token, API key)                 401
+    Forbidden (authentic, but not allowed: org, source)   403
+    ValidationFailed (parsed, but invalid)                422
+    NotConfigured (a setting the route needs is missing)  503  (senders retry a 5xx, drop a 4xx)
+    ConfigError                                           500
+    anything else from a HubError                         502
+"""
 
 from __future__ import annotations
 
@@ -8,8 +19,8 @@ from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-from hub.domain.errors import AuthError, ConfigError, HubError, Problem, ValidationFailed
-from hub.services.validation import MalformedBody
+from hub.domain.body import Unparseable
+from hub.domain.errors import AuthError, ConfigError, Forbidden, HubError, Problem, ValidationFailed
 
 log = logging.getLogger(__name__)
 
@@ -21,11 +32,25 @@ def error_response(
     return jsonify(body), status
 
 
-def _status_for(error: HubError) -> int:
-    if isinstance(error, MalformedBody):
+class NotConfigured(HubError):
+    """A setting the route needs is missing or invalid (HTTP 503, naming it): the sender retries."""
+
+    code = "not_configured"
+
+    @classmethod
+    def missing(cls, setting: str, what: str) -> NotConfigured:
+        return cls(f"{what} is not configured: set {setting}", [Problem(setting, "is not set")])
+
+
+def status_for(error: HubError) -> int:
+    if isinstance(error, Unparseable):
         return 400
     if isinstance(error, ValidationFailed):
         return 422
+    if isinstance(error, NotConfigured):
+        return 503
+    if isinstance(error, Forbidden):
+        return 403
     if isinstance(error, AuthError):
         return 401
     if isinstance(error, ConfigError):
@@ -36,7 +61,7 @@ def _status_for(error: HubError) -> int:
 def register(app: Flask) -> None:
     @app.errorhandler(HubError)
     def hub_error(error: HubError) -> ResponseReturnValue:
-        status = _status_for(error)
+        status = status_for(error)
         if status >= 500:
             log.error("request failed: %s", error.message)
         response = error_response(status, error.code, error.message, error.problems)

@@ -895,3 +895,30 @@ def test_secrets_never_show_in_reprs_errors_or_logs(
     for text in texts:
         assert secret not in text and encoded not in text
     assert crm.status()["state"] == "auth_failed"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("subdomain", "acme.zendesk.com"),
+        ("subdomain", "evil.example/x"),
+        ("subdomain", "acme:8443"),
+        ("subdomain", "user@acme"),
+        ("subdomain", "-acme"),
+        ("subdomain", "a" * 64),
+        ("domain", "zendesk.com/evil"),
+        ("domain", "evil.example:8080"),
+    ],
+)
+def test_a_subdomain_or_domain_that_is_not_a_host_name_is_refused_at_start(
+    mapping: CrmMapping, timeouts: tuple[float, float], name: str, value: str
+) -> None:
+    values = {"subdomain": "acme", "email": EMAIL, "api_token": TOKEN, name: value}
+    with pytest.raises(ConfigError) as caught:
+        build_crm(config(mapping, timeouts, **values))
+    assert [p.path for p in caught.value.problems] == [f"CTIHUB_ZENDESK_{name.upper()}"]
+
+
+def test_a_valid_subdomain_builds(mapping: CrmMapping, timeouts: tuple[float, float]) -> None:
+    for subdomain in ("acme", "acme-support", "a1", "a" * 63):
+        build_crm(config(mapping, timeouts, subdomain=subdomain, email=EMAIL, api_token=TOKEN))

@@ -204,6 +204,26 @@ def test_find_lists_outbound_messages_to_the_number_and_follows_pages():
     assert urlsplit(responses.calls[0].request.url).path == urlsplit(URL).path
 
 
+@pytest.mark.parametrize(
+    "next_uri",
+    [
+        "https://evil.example/2010-04-01/Accounts/{account}/Messages.json?Page=1",
+        "//evil.example/2010-04-01/Accounts/{account}/Messages.json",
+        "/2010-04-01/Accounts/ACother/Messages.json?Page=1",
+        "/2010-04-01/Accounts/{account}/Messages/../../../Calls.json",
+        "/2010-04-01/Accounts/{account}/Messages.json\\@evil.example",
+        42,
+    ],
+)
+@responses.activate
+def test_find_follows_pages_only_under_the_account_on_twilios_host(next_uri):
+    nxt = next_uri.format(account=ACCOUNT) if isinstance(next_uri, str) else next_uri
+    responses.get(URL, json={"messages": [], "next_page_uri": nxt})
+    with pytest.raises(OutreachRetryable, match="next_page_uri"):
+        sender().find(MESSAGE)
+    assert len(responses.calls) == 1  # the credentials went nowhere else
+
+
 @responses.activate
 def test_find_answers_none_when_nothing_was_sent_and_retryable_on_5xx():
     responses.get(URL, json={"messages": [], "next_page_uri": None})

@@ -20,8 +20,8 @@ def cli(tmp_path, monkeypatch, sqlite_engine, clock):
         "CTIHUB_MAPPINGS": str(tmp_path / "mappings"),
         "CTIHUB_CRM": "zendesk",
         "CTIHUB_SANDBOX": "1",
-        "CTIHUB_WEBHOOK_SECRET": "secret",
-        "CTIHUB_API_TOKEN": "token",
+        "CTIHUB_WEBHOOK_SECRET": "dedup-cli-webhook-secret-0123456789",
+        "CTIHUB_API_TOKEN": "dedup-cli-api-token-0123456789abcd",
     }.items():
         monkeypatch.setenv(name, value)
     return world, CliRunner()

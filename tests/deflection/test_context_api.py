@@ -14,7 +14,7 @@ from hub.domain.errors import ConfigError
 from hub.services.context_token import ContextTokens, context_key
 from hub.web import create_app
 from tests.deflection.conftest import E164, PHONE, Offers, link_all
-from tests.e2e.conftest import SECRET, settings
+from tests.e2e.conftest import CONTEXT_SECRET, SECRET, settings
 
 
 def _b64(data: bytes) -> str:
@@ -163,7 +163,7 @@ def test_an_unsigned_alg_none_token_is_401(offers, trail_setup):
 
 def test_a_token_signed_with_another_secret_is_401(offers, trail_setup, clock):
     claims = _claims(trail_setup["context_token"])
-    other = ContextTokens(context_key(None, "some-other-webhook-secret"))
+    other = ContextTokens(context_key("some-other-context-token-secret-0123456789"))
     forged, _ = other.issue(
         jti=claims["jti"],
         intent=claims["intent"],
@@ -178,14 +178,14 @@ def test_a_token_for_another_audience_is_401(offers, trail_setup):
     # Signed with the right key, but minted for something else: still refused.
     from hub.services import context_token
 
-    key = context_key(None, SECRET)
+    key = context_key(CONTEXT_SECRET)
     payload = {**_claims(trail_setup["context_token"]), "aud": "someone-else"}
     token = context_token._jwt.encode({"alg": "HS256"}, payload, key).decode()
     assert offers.context(token).status_code == 401
 
 
 def test_a_correctly_signed_token_for_a_decision_never_recorded_is_401(offers, clock):
-    tokens = ContextTokens(context_key(None, SECRET))
+    tokens = ContextTokens(context_key(CONTEXT_SECRET))
     token, _ = tokens.issue(
         jti="dfl_never", intent="billing", customer_key=None, episode_id=None, now=clock.now()
     )
@@ -193,27 +193,37 @@ def test_a_correctly_signed_token_for_a_decision_never_recorded_is_401(offers, c
     assert response.status_code == 401
 
 
-def test_a_dedicated_secret_replaces_the_derived_key(sqlite_engine, clock, fake_crm):
-    dedicated = "x" * 40
-    config = settings(environment={"CTIHUB_CONTEXT_TOKEN_SECRET": dedicated})
-    hub = build_hub(config, clock=clock, crm=fake_crm, engine=sqlite_engine)
-    offers = Offers(create_app(hub=hub).test_client())
-    token = offers.ok()["context_token"]
-    assert offers.context(token).status_code == 200
-    derived = ContextTokens(context_key(None, SECRET))
-    claims = _claims(token)
-    forged, _ = derived.issue(
+def test_the_key_is_not_derived_from_the_webhook_secret(offers, trail_setup, clock):
+    """The old derivation (HMAC of the webhook secret) signs nothing any more."""
+    import hashlib
+    import hmac
+
+    derived = hmac.new(SECRET.encode(), b"context-token", hashlib.sha256).digest()
+    claims = _claims(trail_setup["context_token"])
+    forged, _ = ContextTokens(derived).issue(
         jti=claims["jti"], intent=claims["intent"], customer_key=None, episode_id=None, now=clock.now()
     )
     assert offers.context(forged).status_code == 401
+    assert offers.context(trail_setup["context_token"]).status_code == 200
 
 
-def test_a_short_dedicated_secret_or_no_secret_at_all_is_a_configuration_error():
+def test_without_the_secret_the_deflection_routes_answer_503_naming_it(sqlite_engine, clock, fake_crm):
+    config = settings(environment={"CTIHUB_CONTEXT_TOKEN_SECRET": ""})
+    hub = build_hub(config, clock=clock, crm=fake_crm, engine=sqlite_engine)
+    client = create_app(hub=hub).test_client()
+    response = client.get("/v1/context/anything")
+    assert response.status_code == 503
+    assert response.json["error"]["details"] == [
+        {"path": "CTIHUB_CONTEXT_TOKEN_SECRET", "message": "is not set"}
+    ]
+
+
+def test_a_short_secret_or_no_secret_at_all_is_a_configuration_error():
     with pytest.raises(ConfigError, match="too short"):
-        context_key("short", "webhook")
+        context_key("short")
     with pytest.raises(ConfigError, match="no secret"):
-        context_key(None, None)
-    assert context_key(None, "a") != context_key(None, "b")
+        context_key(None)
+    assert context_key("a" * 32) != context_key("b" * 32)
 
 
 def test_a_broken_deflection_file_stops_the_app_at_startup(tmp_path, sqlite_engine, clock, fake_crm):

@@ -13,7 +13,7 @@ from hub.store.deflection_tables import deflection_decisions
 from hub.web import create_app
 from tests.conftest import MAPPINGS
 from tests.deflection.conftest import E164, PHONE, SATURDAY, Offers, grant_sms, link_all
-from tests.e2e.conftest import settings
+from tests.e2e.conftest import TOKEN, settings
 
 
 def channels(answer) -> list[str]:
@@ -70,7 +70,7 @@ def test_every_problem_in_the_body_is_listed_with_its_json_path(offers):
 
 
 def test_a_body_that_is_not_json_is_400_and_the_wrong_media_type_415(client):
-    auth = {"Authorization": "Bearer test-api-token"}
+    auth = {"Authorization": f"Bearer {TOKEN}"}
     response = client.post(
         "/v1/deflection/offer", data=b"{", headers={**auth, "Content-Type": "application/json"}
     )

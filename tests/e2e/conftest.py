@@ -15,8 +15,9 @@ from tests.conftest import MAPPINGS
 from tests.fakes import FakeCRM
 from webhooks.generic import HEADER, sign
 
-SECRET = "test-webhook-secret"
-TOKEN = "test-api-token"
+SECRET = "test-webhook-secret-0123456789abcdef"  # every secret meets its minimum (32 characters)
+TOKEN = "test-api-token-0123456789abcdef-0123"
+CONTEXT_SECRET = "test-context-token-secret-0123456789"
 
 
 def settings(**overrides: Any) -> Settings:
@@ -26,8 +27,9 @@ def settings(**overrides: Any) -> Settings:
         "mappings_dir": MAPPINGS,
         "crm": "zendesk",
     }
+    environment = {"CTIHUB_CONTEXT_TOKEN_SECRET": CONTEXT_SECRET, **overrides.pop("environment", {})}
     values.update(overrides)
-    return Settings(**values)
+    return Settings(**values, environment={k: v for k, v in environment.items() if v})
 
 
 @pytest.fixture

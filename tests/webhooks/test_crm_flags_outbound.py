@@ -3,7 +3,6 @@ to the consent ledger, once per notification, as blocks (never as consent). SQLi
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 
 import pytest
@@ -13,24 +12,19 @@ from hub.services.recovery_metrics import recovery_metrics
 from hub.store import consent
 from hub.store.tables import consent_ledger
 from tests.conftest import T0
-from tests.webhooks.conftest import deliveries
+from tests.webhooks.conftest import SALESFORCE_TOKEN, deliveries
 from tests.webhooks.test_salesforce_endpoint import ACK, envelope
 from tests.webhooks.test_salesforce_endpoint import post as post_unauthenticated
 from webhooks import salesforce_outbound
 
 CONTACT = "0035g00000QrStUAAV"
 LEAD = "00Q5g00000LeadAAAA"
-TOKEN = "outbound-token"
+TOKEN = SALESFORCE_TOKEN
 
 
 @pytest.fixture
 def crm_name() -> str:
     return "salesforce"
-
-
-@pytest.fixture
-def environment() -> dict[str, str]:
-    return {"CTIHUB_SALESFORCE_OUTBOUND_TOKEN": TOKEN}
 
 
 def post(client, body: bytes):
@@ -180,21 +174,32 @@ def test_a_future_date_counts_as_when_the_message_was_received(client, hub, cloc
     assert standing(hub, "voice", "+14155550100").granted is False
 
 
-@pytest.mark.parametrize("environment", [{}])
-def test_without_the_token_a_cleared_flag_is_kept_but_not_applied(client, hub, caplog):
-    fields = {"Phone": "+14155550100", "Email": "jo@example.com", "DoNotCall": "true"}
-    post_unauthenticated(client, envelope(person("04l5g00000Aaaa1AAA", fields)))
-    assert standing(hub, "voice", "+14155550100").granted is False  # a block needs no token
-    cleared = {**fields, "DoNotCall": "false", "HasOptedOutOfEmail": "true"}
-    with caplog.at_level(logging.WARNING, logger="hub.services.channel_events"):
-        response = post_unauthenticated(client, envelope(person("04l5g00000Aaaa2AAA", cleared)))
-    assert response.status_code == 200 and response.data == ACK
-    assert standing(hub, "voice", "+14155550100").granted is False  # the lift is not applied
-    assert standing(hub, "email", "jo@example.com").granted is False  # the set flag is
-    kept = deliveries(hub.engine)[-1]
-    assert kept.status == "processed"
-    assert "voice block lift by DoNotCall not applied: CTIHUB_SALESFORCE_OUTBOUND_TOKEN" in kept.detail
-    assert any("CTIHUB_SALESFORCE_OUTBOUND_TOKEN is not set" in r.getMessage() for r in caplog.records)
-    post_unauthenticated(client, envelope(person("04l5g00000Aaaa3AAA", {**fields, "DoNotCall": "false"})))
-    assert deliveries(hub.engine)[-1].status == "ignored"  # nothing applied at all
-    assert recovery_metrics(hub.engine)["crm_flags"] == {"lifts_not_applied": 2}
+@pytest.mark.parametrize("environment", [{"CTIHUB_SALESFORCE_OUTBOUND_TOKEN": ""}])
+def test_without_the_token_no_flag_is_read_at_all(client, hub):
+    """An org id is no secret: without the token nothing is accepted, so nothing is set or lifted."""
+    fields = {"Phone": "+14155550100", "Email": "jo@example.com", "DoNotCall": "false"}
+    response = post_unauthenticated(client, envelope(person("04l5g00000Aaaa1AAA", fields)), query="")
+    assert response.status_code == 503
+    assert b"CTIHUB_SALESFORCE_OUTBOUND_TOKEN" in response.data
+    assert deliveries(hub.engine) == [] and ledger(hub) == []
+    assert recovery_metrics(hub.engine)["crm_flags"] == {"lifts_not_applied": 0}
+
+
+def test_a_delivery_processed_without_a_token_never_lifts_a_block(client, hub):
+    """Defence in depth for deliveries stored before the token was required (a failed one is
+    processed again by ``retry_failed``): without the token a cleared flag is kept, not applied."""
+    from hub.services.channel_events import SALESFORCE_OUTBOUND, ChannelEvents, ChannelSettings
+
+    fields = {"Phone": "+14155550100", "DoNotCall": "true"}
+    post(client, envelope(person("04l5g00000Aaaa1AAA", fields)))
+    events = ChannelEvents.for_hub(hub)
+    untokened = ChannelEvents(
+        engine=events.engine, clock=events.clock, validator=events.validator, settings=ChannelSettings()
+    )
+    _, items = salesforce_outbound.SOURCE.parse(
+        envelope(person("04l5g00000Aaaa2AAA", {**fields, "DoNotCall": "false"}))
+    )
+    [receipt] = untokened.receive(SALESFORCE_OUTBOUND, {}, items).items
+    assert receipt.status == "ignored" and "not applied" in (receipt.detail or "")
+    assert standing(hub, "voice", "+14155550100").granted is False
+    assert recovery_metrics(hub.engine)["crm_flags"] == {"lifts_not_applied": 1}

@@ -10,7 +10,7 @@ import pytest
 from hub.bootstrap import load_plugin
 from tests.webhooks.conftest import shared_file
 from webhooks import salesforce_outbound, sunshine, twilio_sms, zendesk
-from webhooks.common import MalformedPayload, from_plain, parse_rfc3339, to_plain
+from webhooks.common import InvalidPayload, MalformedPayload, from_plain, parse_rfc3339, to_plain
 
 # nyaruka/courier handlers/twiml/handlers_test.go, receiveValid and receiveMedia (raw form bodies)
 TWILIO_RECEIVE = (
@@ -141,10 +141,14 @@ def test_a_status_callback_is_told_apart_and_keyed_by_its_status_and_error():
         (b"MessageSid=SM1&Body=hi&To=%2B12028831111", "From"),
         (b"\xff\xfe", "$"),
         (b"MessageSid=SM1&From=x&To=y&NumMedia=two", "NumMedia"),
+        (b"MessageSid=" + b"S" * 65 + b"&From=x&To=y", "MessageSid"),
+        (b"MessageSid=SM1&From=x&To=y&Body=a%00b", "Body"),
     ],
 )
-def test_twilio_forms_missing_what_twilio_always_sends_are_malformed(body, problem):
-    with pytest.raises(MalformedPayload) as caught:
+def test_twilio_forms_missing_what_twilio_always_sends_are_refused(body, problem):
+    """Not a UTF-8 form: 400 (MalformedPayload); a form that lacks or overflows a field, 422."""
+    expected = MalformedPayload if body.startswith(b"\xff") else InvalidPayload
+    with pytest.raises(expected) as caught:
         twilio_sms.SOURCE.parse(body)
     assert problem in [p.path for p in caught.value.problems]
 
@@ -196,8 +200,8 @@ def test_sunshine_non_text_content_and_other_events():
     "body",
     [b"[]", b"{}", b'{"events": [1]}', b'{"events": [{"type": "conversation:message"}]}', b"not json"],
 )
-def test_sunshine_bodies_that_are_not_webhook_payloads_are_malformed(body):
-    with pytest.raises(MalformedPayload):
+def test_sunshine_bodies_that_are_not_webhook_payloads_are_refused(body):
+    with pytest.raises(MalformedPayload if body == b"not json" else InvalidPayload):
         sunshine.SOURCE.parse(body)
 
 
@@ -250,9 +254,9 @@ def test_zendesk_events_that_move_nothing_and_malformed_ones():
     trigger = zendesk.SOURCE.parse(b'{"ticketID": "12345"}', {zendesk.INVOCATION_HEADER: "8350205582"})
     assert trigger.provider_id == "invocation:8350205582"
     for bad in ([], {"type": "zen:event-type:ticket.status_changed"}):
-        with pytest.raises(MalformedPayload):
+        with pytest.raises(InvalidPayload):
             zendesk.event_from(bad)
-    with pytest.raises(MalformedPayload):
+    with pytest.raises(InvalidPayload):
         zendesk.event_from({"id": "x", "type": "zen:event-type:ticket.status_changed", "detail": {"id": "1"}})
 
 
@@ -304,8 +308,10 @@ def test_salesforce_ids_suffix_and_allow_list():
         b'<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body/></soapenv:Envelope>',
     ],
 )
-def test_salesforce_bodies_that_are_not_outbound_messages_are_malformed(body):
-    with pytest.raises(MalformedPayload):
+def test_salesforce_bodies_that_are_not_outbound_messages_are_refused(body):
+    """Unreadable XML (or a DTD) is malformed (400); readable XML that is no outbound message, 422."""
+    expected = MalformedPayload if body.startswith((b"<not", b"<?xml")) else InvalidPayload
+    with pytest.raises(expected):
         salesforce_outbound.parse_message(body)
 
 

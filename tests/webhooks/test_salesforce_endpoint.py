@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.webhooks.conftest import ORG_ID_18, deliveries, episode_row, open_episode, shared_file
+from tests.webhooks.conftest import (
+    ORG_ID_18,
+    SALESFORCE_TOKEN,
+    deliveries,
+    episode_row,
+    open_episode,
+    shared_file,
+)
 from tests.webhooks.test_parsing import SALESFORCE_STATE
 
 # The acknowledgment Salesforce expects (SFDC-outbound-message README), byte for byte.
@@ -58,7 +65,9 @@ def envelope(*notifications: str, org_id: str = ORG_ID_18) -> bytes:
 """.encode()  # noqa: E501 - Salesforce's envelope line
 
 
-def post(client, body: bytes, *, content_type="text/xml; charset=utf-8", query=""):
+def post(client, body: bytes, *, content_type="text/xml; charset=utf-8", query=None):
+    """POST with the endpoint's ``?token=`` unless ``query`` says otherwise."""
+    query = f"?token={SALESFORCE_TOKEN}" if query is None else query
     return client.post(
         f"/webhooks/salesforce/outbound{query}",
         data=body,
@@ -152,11 +161,32 @@ def test_a_mistyped_18_character_org_id_is_a_configuration_error(client, environ
     assert_fault(post(client, SALESFORCE_STATE), 503, "soapenv:Server", "do not match the first 15")
 
 
-@pytest.mark.parametrize("environment", [{"CTIHUB_SALESFORCE_OUTBOUND_TOKEN": "s3cret-token"}])
-def test_an_endpoint_token_when_configured(client, environment):
-    assert_fault(post(client, SALESFORCE_STATE), 401, "soapenv:Client", "token")
+def test_the_endpoint_token_is_required(client, hub):
+    assert_fault(post(client, SALESFORCE_STATE, query=""), 401, "soapenv:Client", "token")
     assert_fault(post(client, SALESFORCE_STATE, query="?token=nope"), 401, "soapenv:Client", "token")
-    assert post(client, SALESFORCE_STATE, query="?token=s3cret-token").data == ACK
+    assert_fault(post(client, SALESFORCE_STATE, query="?token=%C3%B1%00"), 401, "soapenv:Client", "token")
+    assert deliveries(hub.engine) == []
+    assert post(client, SALESFORCE_STATE).data == ACK
+
+
+@pytest.mark.parametrize("environment", [{"CTIHUB_SALESFORCE_OUTBOUND_TOKEN": ""}])
+def test_without_a_configured_token_the_endpoint_answers_503(client, hub, environment):
+    """An org id is not a secret: until a token is configured, nothing is accepted (a 5xx, so
+    Salesforce keeps the messages queued for 24 hours instead of dropping them)."""
+    response = post(client, SALESFORCE_STATE, query="")
+    assert_fault(response, 503, "soapenv:Server", "CTIHUB_SALESFORCE_OUTBOUND_TOKEN")
+    assert deliveries(hub.engine) == []
+
+
+@pytest.mark.parametrize("environment", [{"CTIHUB_SALESFORCE_OUTBOUND_TOKEN": "short"}])
+def test_a_short_token_is_a_configuration_error(client, environment):
+    assert_fault(post(client, SALESFORCE_STATE, query="?token=short"), 503, "soapenv:Server", "at least 32")
+
+
+def test_the_body_is_not_read_before_the_token_is_checked(client, hub):
+    """A forged message with an entity bomb gets 401, not 400: authentication comes before XML."""
+    bomb = b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaa">]><x>&a;</x>'
+    assert_fault(post(client, bomb, query="?token=wrong"), 401, "soapenv:Client", "token")
 
 
 def test_bad_input_answers_a_soap_fault_with_a_4xx(client, hub):
@@ -170,7 +200,7 @@ def test_bad_input_answers_a_soap_fault_with_a_4xx(client, hub):
     bomb = b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaa"><!ENTITY b "&a;&a;&a;">]><x>&b;</x>'
     assert_fault(post(client, bomb), 400, "soapenv:Client", "document type declaration")
     too_many = envelope(*(case(f"04le00000{i:05d}AAAA", UNKNOWN_CASE, closed=True) for i in range(101)))
-    assert_fault(post(client, too_many), 400, "soapenv:Client", "1 to 100 notifications")
+    assert_fault(post(client, too_many), 422, "soapenv:Client", "1 to 100 notifications")
     assert deliveries(hub.engine) == []
 
 

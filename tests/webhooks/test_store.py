@@ -118,7 +118,15 @@ def test_settings_problems_name_every_setting(hub):
     ]
     assert [p.path for p in settings.problems("zendesk")] == ["CTIHUB_ZENDESK_WEBHOOK_SECRET"]
     assert [p.path for p in settings.problems("sunshine")] == ["CTIHUB_SUNSHINE_API_KEY"]
-    assert [p.path for p in settings.problems("salesforce-outbound")] == ["CTIHUB_SALESFORCE_ORG_IDS"]
+    assert [p.path for p in settings.problems("salesforce-outbound")] == [
+        "CTIHUB_SALESFORCE_OUTBOUND_TOKEN",
+        "CTIHUB_SALESFORCE_ORG_IDS",
+    ]
+    short = channel_events.ChannelSettings(zendesk_webhook_secret="x" * 31, sunshine_api_key="y" * 23)
+    assert [(p.path, p.message) for p in short.problems("zendesk") + short.problems("sunshine")] == [
+        ("CTIHUB_ZENDESK_WEBHOOK_SECRET", "is 31 characters; use at least 32 random ones"),
+        ("CTIHUB_SUNSHINE_API_KEY", "is 23 characters; use at least 24 random ones"),
+    ]
     assert "token" not in repr(channel_events.ChannelSettings(twilio_auth_token="token"))
 
 

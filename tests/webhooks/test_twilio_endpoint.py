@@ -187,11 +187,11 @@ def test_a_body_over_one_mebibyte_is_413(twilio):
     assert response.status_code == 413
 
 
-def test_a_signed_form_without_a_message_sid_is_400(twilio, hub):
+def test_a_signed_form_without_a_message_sid_is_422(twilio, hub):
     form = [(k, v) for k, v in twilio.form("hi") if k not in ("MessageSid", "SmsMessageSid")]
     response = twilio.post(form)
-    assert response.status_code == 400
-    assert response.json["error"]["code"] == "malformed_body"
+    assert response.status_code == 422
+    assert response.json["error"]["code"] == "invalid_body"
     assert deliveries(hub.engine) == []
 
 

@@ -178,7 +178,7 @@ def test_wrong_content_type_oversize_and_malformed_bodies(zendesk_hook, client):
     assert zendesk_hook.post(b"{" + b" " * (1024 * 1024) + b"}").status_code == 413
     response = zendesk_hook.post(b"{not json")
     assert (response.status_code, response.json["error"]["code"]) == (400, "malformed_body")
-    assert zendesk_hook.post({"type": "zen:event-type:ticket.merged"}).status_code == 400
+    assert zendesk_hook.post({"type": "zen:event-type:ticket.merged"}).status_code == 422
 
 
 def test_a_processing_failure_keeps_the_delivery_and_the_redelivery_processes_it(
