@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from hub.domain.errors import ConfigError, Problem
+from hub.domain.event_time import EventWindow
 from hub.mappings import Mappings, load_mappings
 from hub.ports import CRM, AdapterConfig, Clock, WebhookSource
 from hub.services.clock import SystemClock
@@ -151,7 +152,11 @@ def build_hub(
                 read_timeout=settings.crm_read_timeout,
             )
         )
-    validator = OutcomeValidator(load_outcome_schema(), mappings.catalog)
+    window = EventWindow(
+        max_age=timedelta(days=settings.max_event_age_days),
+        max_skew=timedelta(seconds=settings.max_clock_skew_seconds),
+    )
+    validator = OutcomeValidator(load_outcome_schema(), mappings.catalog, window)
     sla = (
         SlaService(
             engine=engine,

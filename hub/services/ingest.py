@@ -37,7 +37,7 @@ class IngestService:
 
     def accept(self, body: bytes) -> Accepted:
         """Validate and commit the event; raises ValidationFailed (nothing stored) on bad input."""
-        payload = self.validator.parse(body)
+        payload = self.validator.parse(body, now=self.clock.now())
         source = payload.get("source") or DEFAULT_SOURCE
         with self.engine.begin() as connection:
             added = inbox.add_event(
