@@ -384,7 +384,10 @@ class ChannelEvents:
             "occurred_at": at.isoformat(),
             "channel": channel,
             "direction": "inbound",
-            "customer": {"phone": (phone or message.sender.partition(":")[2] or message.sender)[:40]},
+            "customer": {
+                "phone": (phone or message.sender.partition(":")[2] or message.sender)[:40],
+                "proof": {"phone": "carrier"},  # Twilio's From: the number the carrier delivered from
+            },
             "outcome": "in_progress",
             "summary": text[:10000],
             "transcript": [{"from": "customer", "text": text[:20000], "at": at.isoformat()}],
@@ -419,8 +422,9 @@ class ChannelEvents:
             external["sunshine_conversation"] = event.conversation_id[:200]
         if external:
             customer["external_ids"] = external
-        if event.email:
+        if event.email:  # from the user's profile, which the user (or any SDK client) sets: unproven
             customer["email"] = event.email[:320]
+            customer["proof"] = {"email": "asserted"}
         if event.display_name:
             customer["name"] = event.display_name[:200]
         metadata: dict[str, Any] = dict(list(event.metadata.items())[:50])

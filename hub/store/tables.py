@@ -93,6 +93,9 @@ customer_identifiers = Table(
     Column("valid", Boolean, nullable=False),
     Column("customer_key", String(40), ForeignKey("customers.key"), nullable=False, index=True),
     Column("first_seen_at", UTCDateTime(), nullable=False),
+    # carrier | platform | verified | asserted (hub.domain.identity): an asserted row joins no one,
+    # and a proven claim of the same identifier takes it over
+    Column("proof", String(16), nullable=False, server_default="verified"),
     PrimaryKeyConstraint("kind", "value"),
 )
 
