@@ -25,6 +25,7 @@ from hub.ports import CRM, AdapterConfig, Clock, WebhookSource
 from hub.services.clock import SystemClock
 from hub.services.ingest import IngestService
 from hub.services.link import Linker
+from hub.services.retention import RetentionService
 from hub.services.scheduler import close_elapsed_episodes
 from hub.services.sla import SlaService, SlaSettings
 from hub.services.validation import OutcomeValidator, load_outcome_schema
@@ -114,7 +115,11 @@ class Hub:
             ticks["sla_clocks"] = self.sla.tick  # warnings, breaches, cases' SLA fields: each written once
         if (recovery := RecoveryService.for_hub(self)) is not None:  # with mappings/recovery.yaml
             ticks["recovery"] = recovery.tick  # claims due attempts (SKIP LOCKED + lease), guards, acts
+        ticks["retention"] = self.retention().tick  # payloads and webhook bodies past CTIHUB_RETENTION_DAYS
         return ticks
+
+    def retention(self) -> RetentionService:
+        return RetentionService(self.engine, self.clock, days=self.settings.retention_days)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -6,9 +6,11 @@ import click
 
 
 def register(main: click.Group) -> None:
-    from hub.commands import crm, dedup, recovery, sla
+    from hub.commands import crm, dedup, privacy, recovery, sla
 
     main.add_command(sla.sla)
     main.add_command(dedup.dedup)
     main.add_command(crm.crm)
     main.add_command(recovery.recovery)
+    main.add_command(privacy.customer)
+    main.add_command(privacy.retention)

@@ -72,8 +72,16 @@ inbox = Table(
     Column("episode_id", String(40)),
     Column("disposition", String(100)),
     Column("linked_at", UTCDateTime()),
+    # when the payload was cut down to what links and metrics need (docs/retention.md)
+    Column("purged_at", UTCDateTime()),
     UniqueConstraint("source", "event_id"),
     Index("ix_inbox_due", "status", "next_attempt_at"),
+    Index(
+        "ix_inbox_unpurged",
+        "received_at",
+        sqlite_where=text("purged_at IS NULL"),
+        postgresql_where=text("purged_at IS NULL"),
+    ),
 )
 
 customers = Table(
