@@ -32,6 +32,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import phonenumbers
 from sqlalchemy import Connection, Engine, String, Text, and_, delete, or_, select, update
 
 from hub.domain.consent import ERASURE_SOURCE, ConsentDecision, erased_address
@@ -54,6 +55,7 @@ from hub.store.tables import (
 from hub.store.webhook_tables import webhook_deliveries
 
 ERASED = "[erased]"
+ERASED_EVENT = "erased by ctihub customer forget before it was linked"
 MIN_NEEDLE = 5  # shorter values are not searched for in free text (they would hit other people's)
 CHANNELS_OF = {PHONE: ("sms", "voice"), EMAIL: ("email",)}
 CRM_PERSONS = {"ext:zendesk_user": ("zendesk", "user"), "ext:salesforce_contact": ("salesforce", "Contact")}
@@ -154,8 +156,9 @@ class ErasureService:
             ).where(customer_identifiers.c.customer_key.in_(keys))
         ).all()
         known = list(dict.fromkeys([*wanted, *((r.kind, r.value, r.raw) for r in rows)]))
+        forms = {v for kind, value, raw in known for v in (value, raw, *_phone_forms(kind, value))}
         needles = sorted(
-            {v.strip() for kind, value, raw in known for v in (value, raw) if len(v.strip()) >= MIN_NEEDLE},
+            {v.strip() for v in forms if len(v.strip()) >= MIN_NEEDLE},
             key=lambda v: (-len(v), v),  # longest first: a raw form containing the value is replaced whole
         )
         erasure = Erasure(text, keys)
@@ -168,6 +171,12 @@ class ErasureService:
         for row in event_rows:
             retention.purge_event(connection, row.id, row.payload, now)
             connection.execute(update(inbox).where(inbox.c.id == row.id).values(last_error=None))
+        if event_rows:  # an event not linked yet is never linked now: nothing is left to link
+            connection.execute(
+                update(inbox)
+                .where(inbox.c.id.in_([r.id for r in event_rows]), inbox.c.status.not_in(("linked", "dead")))
+                .values(status="dead", last_error=ERASED_EVENT, lease_owner=None, lease_until=None)
+            )
         count["inbox"] = len(event_rows)
         event_ids = [r.event_id for r in event_rows if len(r.event_id) >= 8]
         count["webhook_deliveries"] = self._deliveries(connection, [*needles, *event_ids], now)
@@ -320,6 +329,19 @@ class ErasureService:
             kind = "users" if object_name == "user" else "tickets"
             return f"https://{settings['subdomain']}.zendesk.com/agent/{kind}/{record_id}"
         return None
+
+
+def _phone_forms(kind: str, value: str) -> list[str]:
+    """The ways a platform may have written an E.164 phone: +1 415-555-0100, (415) 555-0100, 4155550100."""
+    if kind != PHONE:
+        return []
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        return []
+    formats = (phonenumbers.PhoneNumberFormat.INTERNATIONAL, phonenumbers.PhoneNumberFormat.NATIONAL)
+    written = [phonenumbers.format_number(number, f) for f in formats]
+    return [*written, str(number.national_number), value.lstrip("+")]
 
 
 def _deleted(connection: Connection, statement: Any) -> int:

@@ -219,3 +219,20 @@ def test_cli_asks_before_erasing_unless_yes(tmp_path, monkeypatch, clock):
     assert purge.exit_code == 0, purge.output
     assert "would purge" in purge.output
     engine.dispose()
+
+
+def test_an_event_not_linked_yet_is_erased_and_never_linked_or_replayed(client, hub, clock, fake_crm):
+    from hub.store import inbox as inbox_store
+
+    post(client, clock, event_id="queued-1", customer={"phone": RAW_PHONE}, summary=SUMMARY)
+    erased = ErasureService(hub.engine, clock).forget(CUSTOMER_PHONE)
+    assert erased.erased["inbox"] == 1 and erased.customer_keys == []  # known only from the queue
+    assert hub.new_worker().drain() == 0
+    with hub.engine.begin() as connection:
+        assert inbox_store.replay_dead(connection, now=clock.now()) == 0
+        row = connection.execute(
+            select(inbox.c.status, inbox.c.last_error).where(inbox.c.event_id == "queued-1")
+        ).one()
+    assert row.status == "dead" and "erased" in row.last_error
+    assert fake_crm.cases == {}
+    assert traces(hub.engine, [CUSTOMER_PHONE, RAW_PHONE, SUMMARY]) == []
