@@ -190,10 +190,9 @@ _NOTHING = timedelta()
 _TICK = timedelta(microseconds=1)
 _WEEK = timedelta(days=7)
 MAX_RUN_WEEKS = 520  # a run of regular weeks is yielded in pieces of at most ten years
-# Offset probes are this many weeks apart: a zone must keep any offset at least this long to be
-# seen changing. The shortest period in the tz database since 1970 is Morocco's Ramadan one (29+
-# days); a shorter one would be computed as if the offset had not changed.
-PROBE_WEEKS = 4
+# Offsets are probed at every week boundary: the tz database has offset periods as short as 7 days
+# (Brazil's 2000 DST start, Gaza's 2040 rules), none shorter since 1970; a probe costs one
+# ``utcoffset`` call, cached, against building the week's spans.
 
 
 def _first_week(tz: ZoneInfo, at: datetime) -> date:
@@ -228,24 +227,21 @@ def _holiday_weeks(schedule: Schedule) -> tuple[tuple[date, date], ...]:
     return tuple(ranges)
 
 
+@functools.lru_cache(maxsize=65536)
 def _offset(tz: ZoneInfo, sunday: date) -> timedelta | None:
     return datetime(sunday.year, sunday.month, sunday.day, tzinfo=tz).utcoffset()
 
 
 def _same_offset_weeks(tz: ZoneInfo, sunday: date, limit: int) -> int:
     """How many weeks from ``sunday`` on (at most ``limit``) keep the offset of ``sunday`` through
-    their end. Probes every ``PROBE_WEEKS`` weeks, then week by week only where it changed."""
+    their end: one probe per week boundary."""
     offset = _offset(tz, sunday)
-    weeks = 0
-    while weeks < limit:
-        step = min(PROBE_WEEKS, limit - weeks)
-        if _offset(tz, sunday + timedelta(days=7 * (weeks + step))) == offset:
-            weeks += step
-            continue
-        while _offset(tz, sunday + timedelta(days=7 * (weeks + 1))) == offset:
-            weeks += 1
-        return weeks
-    return weeks
+    boundary = sunday
+    for weeks in range(limit):
+        boundary += _WEEK
+        if _offset(tz, boundary) != offset:
+            return weeks
+    return limit
 
 
 def _runs(schedule: Schedule, tz: ZoneInfo, sunday: date) -> Iterator[tuple[date, int, bool]]:
@@ -254,8 +250,8 @@ def _runs(schedule: Schedule, tz: ZoneInfo, sunday: date) -> Iterator[tuple[date
     A regular week touches no holiday and keeps one UTC offset from its Sunday 00:00 to the next
     (it is then open exactly ``_regular_week``: its spans are the wall intervals moved by one
     offset). The other weeks come one at a time. Holidays are found by bisection in their sorted
-    list; offsets are probed every ``PROBE_WEEKS`` weeks (week by week only around a change), never
-    by building a week's spans.
+    list; offsets are probed once a week, never by building a week's spans. A zone
+    changing its offset and back between two Sundays would be missed; none does (see above).
     """
     holidays = _holiday_weeks(schedule)
     index = bisect.bisect_left(holidays, (sunday, sunday), key=lambda r: (r[1], r[1]))
