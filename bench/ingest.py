@@ -54,6 +54,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -94,7 +95,8 @@ def event_body(event_id: str, k: int) -> bytes:
     event = {
         "event_id": event_id,
         "source": "bench",
-        "occurred_at": "2026-11-23T10:00:00Z",
+        # now: the hub rejects events older than CTIHUB_MAX_EVENT_AGE_DAYS (30 days by default)
+        "occurred_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "channel": "chat",
         "customer": {"phone": f"+1415555{k % 10000:04d}", "email": f"user{k % 10000}@example.com"},
         "intent": "order_status",

@@ -19,12 +19,14 @@ from typing import Any
 from sqlalchemy import Engine
 
 from hub.domain.errors import ConfigError, Problem
+from hub.domain.event_time import EventWindow
 from hub.mappings import Mappings, load_mappings
 from hub.mappings.metrics import MetricsConfig, load_metrics_config
 from hub.ports import CRM, AdapterConfig, Clock, OutcomeSource
 from hub.services.clock import SystemClock
 from hub.services.ingest import IngestService
 from hub.services.link import Linker
+from hub.services.retention import RetentionService
 from hub.services.scheduler import close_elapsed_episodes
 from hub.services.sla import SlaService, SlaSettings
 from hub.services.telemetry import InstrumentedCRM, InstrumentedLinker
@@ -131,6 +133,7 @@ class Hub:
         if (recovery := RecoveryService.for_hub(self)) is not None:  # with mappings/recovery.yaml
             ticks["recovery"] = recovery.tick  # claims due attempts (SKIP LOCKED + lease), guards, acts
         ticks["metrics_rollup"] = self.deflection_rollup().tick  # docs/metrics.md; idempotent, late facts
+        ticks["retention"] = self.retention().tick  # payloads and webhook bodies past CTIHUB_RETENTION_DAYS
         return ticks
 
     def deflection_rollup(self) -> Any:
@@ -142,6 +145,9 @@ class Hub:
             clock=self.clock,
             window_hours=self.metrics.recontact_window_hours,
         )
+
+    def retention(self) -> RetentionService:
+        return RetentionService(self.engine, self.clock, days=self.settings.retention_days)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -180,7 +186,11 @@ def build_hub(
             )
         )
     crm = InstrumentedCRM(crm)  # type: ignore[assignment]  # every CRM call counted and timed (Prometheus)
-    validator = OutcomeValidator(load_outcome_schema(), mappings.catalog)
+    window = EventWindow(
+        max_age=timedelta(days=settings.max_event_age_days),
+        max_skew=timedelta(seconds=settings.max_clock_skew_seconds),
+    )
+    validator = OutcomeValidator(load_outcome_schema(), mappings.catalog, window)
     sla = (
         SlaService(
             engine=engine,

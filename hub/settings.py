@@ -107,6 +107,9 @@ class Settings:
     link_batch_window_seconds: float = 1.0  # how long a worker lets a burst gather into one batch
     crm_connect_timeout: float = 5.0
     crm_read_timeout: float = 30.0
+    max_event_age_days: float = 30.0  # an event's occurred_at may be this old at most (docs/identity.md)
+    max_clock_skew_seconds: float = 300.0  # ... and this far in the future at most
+    retention_days: float = 30.0  # raw payloads and webhook bodies are purged after this (docs/retention.md)
     crm_settings: Mapping[str, Mapping[str, str]] = field(default_factory=dict, repr=False)
     # Every CTIHUB_* value (secret files resolved), for areas that read their own settings
     # through ``value`` and a typed dataclass of their own.
@@ -159,6 +162,9 @@ class Settings:
             ),
             crm_connect_timeout=_number(values, "CRM_CONNECT_TIMEOUT", cls.crm_connect_timeout),
             crm_read_timeout=_number(values, "CRM_READ_TIMEOUT", cls.crm_read_timeout),
+            max_event_age_days=_number(values, "MAX_EVENT_AGE_DAYS", cls.max_event_age_days),
+            max_clock_skew_seconds=_number(values, "MAX_CLOCK_SKEW_SECONDS", cls.max_clock_skew_seconds),
+            retention_days=_number(values, "RETENTION_DAYS", cls.retention_days),
             crm_settings=crm_settings,
             environment=values,
         )
@@ -192,5 +198,11 @@ class Settings:
             self.signing_keys  # noqa: B018 - parsed at start so a bad CTIHUB_WEBHOOK_KEYS stops it
         except ConfigError as exc:
             problems.extend(exc.problems)
+        if self.max_event_age_days <= 0:
+            problems.append(Problem(f"{PREFIX}MAX_EVENT_AGE_DAYS", "must be positive"))
+        if self.max_clock_skew_seconds < 0:
+            problems.append(Problem(f"{PREFIX}MAX_CLOCK_SKEW_SECONDS", "must not be negative"))
+        if self.retention_days < 1:
+            problems.append(Problem(f"{PREFIX}RETENTION_DAYS", "must be at least 1"))
         if problems:
             raise ConfigError("invalid settings", problems)

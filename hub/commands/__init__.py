@@ -6,7 +6,7 @@ import click
 
 
 def register(main: click.Group) -> None:
-    from hub.commands import crm, dedup, panel, recovery, report, sla
+    from hub.commands import crm, dedup, panel, privacy, recovery, report, sla
 
     main.add_command(sla.sla)
     main.add_command(dedup.dedup)
@@ -14,3 +14,5 @@ def register(main: click.Group) -> None:
     main.add_command(recovery.recovery)
     main.add_command(panel.panel)
     main.add_command(report.report)
+    main.add_command(privacy.customer)
+    main.add_command(privacy.retention)

@@ -17,12 +17,18 @@ The ledger is append-only and holds two kinds of decisions per channel and addre
   never consent: the customer may have asked an agent to stop calling and later been cleaned up by
   an admin, which says nothing about whether they agreed to be contacted.
 
-So the decision in force is the latest blocking one (a revocation, a CRM record whose flag is set),
-and otherwise the latest consent decision (a grant, or None).
+- **erasure** (source ``erasure``, written by ``ctihub customer forget``): the only trace kept of a
+  forgotten person, a revocation recorded under ``erased_address`` (a hash of the normalized address,
+  not the address). It blocks for good: nothing recorded later lifts it (docs/retention.md).
+
+So the decision in force is the erasure if there is one, else the latest blocking one (a
+revocation, a CRM record whose flag is set), and otherwise the latest consent decision (a grant,
+or None).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -31,6 +37,16 @@ from types import MappingProxyType
 
 OUTREACH_CHANNELS = ("sms", "voice", "email")
 CRM_SOURCE_PREFIX = "crm:"  # a CRM flag: see the module docstring
+ERASURE_SOURCE = "erasure"  # a forgotten person's do-not-contact record: see the module docstring
+ERASED_PREFIX = "erased:sha256:"
+
+
+def erased_address(address: str) -> str:
+    """The ledger address of a forgotten person's do-not-contact record: a SHA-256 of the normalized
+    address, so the block can be matched without keeping the address itself."""
+    return ERASED_PREFIX + hashlib.sha256(address.encode("utf-8")).hexdigest()
+
+
 # Salesforce's flags: the ledger source both the adapter's read and the outbound messages write, and
 # the Contact field of each channel's flag (Leads carry the same names, Person Accounts ``Person...``).
 SALESFORCE_FLAG_SOURCE = CRM_SOURCE_PREFIX + "salesforce"
@@ -109,6 +125,9 @@ def standing(decisions: Iterable[ConsentDecision]) -> ConsentDecision | None:
     """The decision in force: the latest block (a CRM record's set flag or a revocation) if any
     stands, otherwise the latest consent decision (None: never asked, which means no consent)."""
     decisions = list(decisions)
+    erasure = latest(d for d in decisions if d.source == ERASURE_SOURCE and not d.granted)
+    if erasure is not None:
+        return erasure
     consent = latest(d for d in decisions if not d.is_crm_flag)
     blocks = crm_blocks(decisions)
     if consent is not None and not consent.granted:

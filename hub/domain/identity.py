@@ -1,7 +1,18 @@
-"""Identity rules: which identifiers are strong, how a stable customer key is derived.
+"""Identity rules: which identifiers are strong, how they were proven, how a stable key is derived.
 
 Phone parsing needs the phonenumbers library, so it lives in ``hub.services.identity``; this module
 only decides what a normalized identifier means.
+
+Proof (``docs/identity.md``): how the hub came to know an identifier, strongest first.
+
+    carrier    a phone number the carrier delivered a text or call from (Twilio ``From``)
+    platform   an id a platform or CRM assigned (Sunshine user id, Zendesk user id, Contact id)
+    verified   an email or phone the sending platform vouches for (a signed ``/v1/outcomes`` event
+               without ``customer.proof``, an email the platform says it verified, a CRM record's)
+    asserted   typed by the customer or read from a profile anyone can edit (a Sunshine profile
+               email, an address typed into a chat): it may suggest a match, never make one
+
+Only a strong identifier that is not asserted joins an event to a known customer.
 """
 
 from __future__ import annotations
@@ -14,6 +25,9 @@ PHONE = "phone"
 EMAIL = "email"
 PHONE_UNPARSED = "phone_unparsed"
 EXTERNAL_PREFIX = "ext:"
+
+CARRIER, PLATFORM, VERIFIED, ASSERTED = "carrier", "platform", "verified", "asserted"
+PROOFS = (CARRIER, PLATFORM, VERIFIED, ASSERTED)  # strongest first
 
 
 @dataclass(frozen=True)
@@ -28,10 +42,16 @@ class Identifier:
     value: str
     raw: str
     valid: bool = True
+    proof: str = VERIFIED
 
     @property
     def strong(self) -> bool:
         return self.valid and (self.kind in (PHONE, EMAIL) or self.kind.startswith(EXTERNAL_PREFIX))
+
+    @property
+    def joins(self) -> bool:
+        """Strong and proven: may join an event to a known customer (asserted ones only suggest)."""
+        return self.strong and self.proof != ASSERTED
 
     @property
     def rank(self) -> int:
@@ -41,7 +61,7 @@ class Identifier:
 
 
 def external(system: str, value: str) -> Identifier:
-    return Identifier(kind=f"{EXTERNAL_PREFIX}{system}", value=value.strip(), raw=value)
+    return Identifier(kind=f"{EXTERNAL_PREFIX}{system}", value=value.strip(), raw=value, proof=PLATFORM)
 
 
 def normalize_email(raw: str) -> Identifier:
@@ -62,5 +82,9 @@ def customer_key_for(identifier: Identifier) -> str:
 
 
 def strongest(identifiers: list[Identifier]) -> Identifier | None:
-    strong = sorted((i for i in identifiers if i.strong), key=lambda i: (i.rank, i.kind, i.value))
+    """The identifier a new customer's key is derived from: the best one that may join.
+
+    Proof does not enter the order (kind, then value, does): a phone seen as ``carrier`` in one
+    event and ``verified`` in another must give the same key, so racing workers agree."""
+    strong = sorted((i for i in identifiers if i.joins), key=lambda i: (i.rank, i.kind, i.value))
     return strong[0] if strong else None

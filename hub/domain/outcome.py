@@ -34,6 +34,7 @@ class CustomerRef:
     external_ids: Mapping[str, str] = field(default_factory=dict)
     region: str | None = None
     postal_state: str | None = None
+    proof: Mapping[str, str] = field(default_factory=dict)  # "phone"/"email" -> carrier|verified|asserted
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ class Outcome:
                 external_ids=MappingProxyType(dict(customer.get("external_ids", {}))),
                 region=customer.get("region"),
                 postal_state=customer.get("postal_state"),
+                proof=MappingProxyType(dict(customer.get("proof", {}))),
             ),
             intent=payload["intent"],
             outcome=payload["outcome"],

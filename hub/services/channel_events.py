@@ -387,7 +387,10 @@ class ChannelEvents:
             "occurred_at": at.isoformat(),
             "channel": channel,
             "direction": "inbound",
-            "customer": {"phone": (phone or message.sender.partition(":")[2] or message.sender)[:40]},
+            "customer": {
+                "phone": (phone or message.sender.partition(":")[2] or message.sender)[:40],
+                "proof": {"phone": "carrier"},  # Twilio's From: the number the carrier delivered from
+            },
             "outcome": "in_progress",
             "summary": text[:10000],
             "transcript": [{"from": "customer", "text": text[:20000], "at": at.isoformat()}],
@@ -411,7 +414,7 @@ class ChannelEvents:
             if event.intent_hint in intents
             else self._default_intent("SUNSHINE_DEFAULT_INTENT", self.settings.sunshine_default_intent)
         )
-        occurred = event.received_at or event.created_at or at
+        occurred = self.validator.window.bounded(event.received_at or event.created_at, at)
         customer: dict[str, Any] = {}
         external: dict[str, str] = {}
         if event.user_id:
@@ -422,8 +425,9 @@ class ChannelEvents:
             external["sunshine_conversation"] = event.conversation_id[:200]
         if external:
             customer["external_ids"] = external
-        if event.email:
+        if event.email:  # from the user's profile, which the user (or any SDK client) sets: unproven
             customer["email"] = event.email[:320]
+            customer["proof"] = {"email": "asserted"}
         if event.display_name:
             customer["name"] = event.display_name[:200]
         metadata: dict[str, Any] = dict(list(event.metadata.items())[:50])
@@ -482,7 +486,7 @@ class ChannelEvents:
         episode_id = deliveries.episode_of_case(connection, "zendesk", event.ticket_id)
         if episode_id is None:
             return Handled(deliveries.UNMATCHED, f"ticket {event.ticket_id} is not linked to an episode")
-        when = event.occurred_at or at
+        when = self.validator.window.bounded(event.occurred_at, at)
         if event.change == zendesk.STATUS_CHANGED:
             if event.status not in ZENDESK_STATUSES:
                 return Handled(
@@ -536,9 +540,8 @@ class ChannelEvents:
         if episode_id is None:
             return Handled(deliveries.UNMATCHED, f"Case {note.record_id} is not linked to an episode")
         status = "closed" if note.is_closed else "open"
-        apply_episode_event(
-            connection, EpisodeEvent(episode_id, STATUS_CHANGED, _dated(note, at), status=status), now=at
-        )
+        when = self.validator.window.bounded(_dated(note, at), at)
+        apply_episode_event(connection, EpisodeEvent(episode_id, STATUS_CHANGED, when, status=status), now=at)
         shown = f" ({note.status})" if note.status else ""
         return Handled(
             deliveries.PROCESSED, f"episode {episode_id}: Case {note.record_id} is {status}{shown}"

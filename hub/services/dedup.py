@@ -127,7 +127,7 @@ class DedupService:
     ) -> Plan | None:
         crm = self.repair.name
         with self.engine.connect() as connection:
-            known = [i for i in customers.identifiers_of(connection, key) if i.strong]
+            known = [i for i in customers.identifiers_of(connection, key) if i.joins]  # never asserted
             hub_case = links.episode_case(connection, episode_id, crm)
             linked = set(
                 connection.execute(

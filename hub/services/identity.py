@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import phonenumbers
 
-from hub.domain.identity import PHONE, PHONE_UNPARSED, Identifier, external, normalize_email
+from hub.domain.identity import PHONE, PHONE_UNPARSED, VERIFIED, Identifier, external, normalize_email
 from hub.domain.outcome import CustomerRef
 
 
@@ -26,11 +28,14 @@ def normalize_phone(raw: str, region: str) -> Identifier:
 
 
 def identifiers_for(customer: CustomerRef, default_region: str) -> list[Identifier]:
+    """The event's identifiers, each with its proof: ``customer.proof`` for the phone and email
+    (``verified`` when absent: the signing platform vouches), ``platform`` for external ids."""
     found: list[Identifier] = []
     if customer.phone:
-        found.append(normalize_phone(customer.phone, customer.region or default_region))
+        phone = normalize_phone(customer.phone, customer.region or default_region)
+        found.append(replace(phone, proof=customer.proof.get("phone", VERIFIED)))
     if customer.email:
-        found.append(normalize_email(customer.email))
+        found.append(replace(normalize_email(customer.email), proof=customer.proof.get("email", VERIFIED)))
     for system, value in sorted(customer.external_ids.items()):
         if value.strip():
             found.append(external(system, value))

@@ -39,7 +39,7 @@ class IngestService:
     def accept(self, body: bytes, may_write: Callable[[str], bool] | None = None) -> Accepted:
         """Validate and commit the event; raises ValidationFailed (nothing stored) on bad input, and
         Forbidden (nothing stored) when ``may_write`` (the signing key's binding) refuses its source."""
-        payload = self.validator.parse(body)
+        payload = self.validator.parse(body, now=self.clock.now())
         source = payload.get("source") or DEFAULT_SOURCE
         if may_write is not None and not may_write(source):
             raise Forbidden(

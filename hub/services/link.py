@@ -39,7 +39,7 @@ from hub.domain.errors import (
     CrmWritePending,
     each_record_failure,
 )
-from hub.domain.identity import EMAIL, PHONE, Identifier, customer_key_for
+from hub.domain.identity import ASSERTED, EMAIL, PHONE, Identifier, customer_key_for
 from hub.domain.mapping import CrmMapping
 from hub.domain.outcome import Outcome, parse_timestamp
 from hub.ports import (
@@ -297,7 +297,7 @@ class Linker:
                 outcome,
                 episode_id=episode.id,
                 customer_key=prepared.customer_key,
-                identifiers=prepared.identifiers,
+                identifiers=[i for i in prepared.identifiers if i.proof != ASSERTED],  # never theirs
                 now=finished,
             )
         return Linked(prepared.customer_key, episode.id, prepared.disposition.code, result, recorded)
@@ -377,16 +377,23 @@ class Linker:
         customer_key: str,
         now: datetime,
     ) -> None:
-        """Consent given or revoked in the interaction goes to the ledger (once, even on replay)."""
-        phone = next((i.value for i in identifiers if i.kind == PHONE), None)
-        email = next((i.value for i in identifiers if i.kind == EMAIL and i.valid), None)
+        """Consent given or revoked in the interaction goes to the ledger (once, even on replay).
+
+        For an asserted address only a revocation is recorded: anyone may type an address into a
+        chat, and a grant for someone else's number or email must never let the hub contact them
+        (a revocation can only keep the hub from contacting someone)."""
+        by_channel = {
+            "email": next((i for i in identifiers if i.kind == EMAIL and i.valid), None),
+            "sms": next((i for i in identifiers if i.kind == PHONE), None),
+        }
         captured = outcome.consent.get("captured_at")
         decided_at = parse_timestamp(captured) if captured else outcome.occurred_at
         for channel in OUTREACH_CHANNELS:
             granted = outcome.consent.get(channel)
-            address = email if channel == "email" else phone
-            if granted is None or address is None:
+            identifier = by_channel["email" if channel == "email" else "sms"]
+            if granted is None or identifier is None or (granted and identifier.proof == ASSERTED):
                 continue
+            address = identifier.value
             decision = ConsentDecision(
                 channel,
                 address,
@@ -441,8 +448,13 @@ class Linker:
 
     @staticmethod
     def _profile(customer_key: str, outcome: Outcome, identifiers: list[Identifier]) -> CustomerProfile:
-        phone = next((i.value for i in identifiers if i.kind == PHONE), None)
-        email = next((i.value for i in identifiers if i.kind == EMAIL and i.valid), None)
+        """What the CRM is told. An asserted phone or email is left out: the CRM would match its
+        requester/contact by it (Zendesk finds the user with that email) and file a stranger's
+        conversation under the person whose address they typed."""
+        phone = next((i.value for i in identifiers if i.kind == PHONE and i.proof != ASSERTED), None)
+        email = next(
+            (i.value for i in identifiers if i.kind == EMAIL and i.valid and i.proof != ASSERTED), None
+        )
         return CustomerProfile(
             key=customer_key,
             name=outcome.customer.name,

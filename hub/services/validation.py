@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
 from typing import Any
@@ -17,6 +17,7 @@ from hub.domain.body import Unparseable, parse_json
 from hub.domain.catalog import Catalog
 from hub.domain.crm_ids import CASE_ID_RULES
 from hub.domain.errors import Problem, ValidationFailed
+from hub.domain.event_time import EventWindow
 from hub.domain.identity import EXTERNAL_PREFIX
 
 
@@ -102,6 +103,7 @@ def _external_id_name_problems(payload: dict[str, Any]) -> list[Problem]:
 class OutcomeValidator:
     schema: dict[str, Any]
     catalog: Catalog
+    window: EventWindow = field(default_factory=EventWindow)  # bounds occurred_at, captured_at
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_validator", Draft202012Validator(self.schema, format_checker=_formats))
@@ -115,16 +117,35 @@ class OutcomeValidator:
             return False
         return True
 
-    def parse(self, body: bytes) -> dict[str, Any]:
-        """The validated payload, or ValidationFailed listing every problem with its JSON path."""
+    def parse(self, body: bytes, *, now: datetime | None = None) -> dict[str, Any]:
+        """The validated payload, or ValidationFailed listing every problem with its JSON path.
+
+        With ``now``, the event's own times must also lie in ``window`` around it (``times``)."""
         payload = parse_json(body, MalformedBody)
         problems = self.problems(payload)
+        if not problems and now is not None:
+            problems = self.times(payload, now)
         if problems:
             count = len(problems)
             raise ValidationFailed(
                 f"the outcome event has {count} problem{'s' if count > 1 else ''}", problems
             )
         return payload
+
+    def times(self, payload: dict[str, Any], now: datetime) -> list[Problem]:
+        """The times of a conforming payload that lie outside the event window around ``now``."""
+        found: list[Problem] = []
+        consent = payload.get("consent") or {}
+        for path, value in (
+            ("$.occurred_at", payload["occurred_at"]),
+            ("$.consent.captured_at", consent.get("captured_at")),
+        ):
+            if value is None:
+                continue
+            why = self.window.problem(datetime.fromisoformat(value), now)
+            if why:
+                found.append(Problem(path, f"{value!r} {why}"))
+        return found
 
     def problems(self, payload: Any) -> list[Problem]:
         found: list[Problem] = []

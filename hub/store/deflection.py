@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, select
 
 from hub.domain.deflection import Attempt
+from hub.domain.identity import ASSERTED
 from hub.domain.outcome import parse_timestamp
 from hub.store.deflection_tables import deflection_decisions
 from hub.store.episodes import Episode
@@ -29,6 +30,7 @@ def customer_key_by_identifier(connection: Connection, kind: str, value: str) ->
                 customer_identifiers.c.kind == kind,
                 customer_identifiers.c.value == value,
                 customer_identifiers.c.valid.is_(True),
+                customer_identifiers.c.proof != ASSERTED,  # an asserted identifier names no one
             )
         )
     ).scalar()

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, and_, select, update
+from sqlalchemy import Connection, and_, case, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hub.store.tables import episodes
+
+CLAIM_ROUNDS = 5  # each lost round is a commit by another worker in between; 5 is plenty
 
 
 @dataclass(frozen=True)
@@ -23,7 +25,7 @@ class Episode:
     closes_at: datetime
 
 
-def _open_episode(connection: Connection, customer_key: str, family: str) -> Episode | None:
+def open_episode(connection: Connection, customer_key: str, family: str) -> Episode | None:
     row = connection.execute(
         select(episodes).where(
             and_(
@@ -49,25 +51,36 @@ def claim_episode(
 ) -> tuple[Episode, bool]:
     """The open episode this event belongs to, or a new one; returns (episode, created).
 
-    An open episode whose window ended before the event is closed first. Two workers creating the
-    same episode at once collide on ``uq_episodes_open``: the loser rolls back its savepoint and
-    joins the winner's episode.
+    Race-proof without a lock held across the read. What was read only picks the candidate; every
+    write is conditional on the row as it is when written (PostgreSQL re-checks the WHERE clause
+    against the latest committed row once it holds the row lock):
+
+    - joining extends the episode with ``closes_at``/``last_event_at`` moved forward only, and only
+      while it is still open and its window still covers the event. A racing worker can never move
+      ``closes_at`` backwards, and an event never lands in an episode a webhook has just closed: the
+      update then touches nothing and the claim starts over (and opens a new episode);
+    - an open episode whose window ended before the event is closed, unless another worker extended
+      it meanwhile (then the next round joins it);
+    - two workers creating the same episode collide on ``uq_episodes_open``: the loser rolls back
+      its savepoint and joins the winner's episode.
     """
-    for _ in range(3):
-        current = _open_episode(connection, customer_key, family)
+    for _ in range(CLAIM_ROUNDS):
+        current = open_episode(connection, customer_key, family)
         if current is not None and occurred_at <= current.closes_at:
-            closes_at = max(current.closes_at, occurred_at + window)
-            last = max(current.last_event_at, occurred_at)
-            connection.execute(
-                update(episodes)
-                .where(episodes.c.id == current.id)
-                .values(closes_at=closes_at, last_event_at=last)
-            )
-            return Episode(**{**current.__dict__, "closes_at": closes_at, "last_event_at": last}), False
+            joined = _extend(connection, current, occurred_at, occurred_at + window)
+            if joined is not None:
+                return joined, False
+            continue  # closed (or, impossibly, shortened) since the read: look again
         if current is not None:
             connection.execute(
                 update(episodes)
-                .where(and_(episodes.c.id == current.id, episodes.c.status == "open"))
+                .where(
+                    and_(
+                        episodes.c.id == current.id,
+                        episodes.c.status == "open",
+                        episodes.c.closes_at < occurred_at,
+                    )
+                )
                 .values(status="closed", closed_at=now, closed_reason="window_elapsed")
             )
         episode = Episode(
@@ -87,7 +100,32 @@ def claim_episode(
             return episode, True
         except IntegrityError:
             savepoint.rollback()
-    raise RuntimeError(f"could not claim an episode for {customer_key}/{family} after 3 tries")
+    raise RuntimeError(f"could not claim an episode for {customer_key}/{family} after {CLAIM_ROUNDS} tries")
+
+
+def _extend(
+    connection: Connection, current: Episode, occurred_at: datetime, closes_at: datetime
+) -> Episode | None:
+    """Join ``current`` if it is still open and covers ``occurred_at``: move its window end and last
+    event forward (never backwards) in one conditional statement. None when it no longer qualifies."""
+    row = connection.execute(
+        update(episodes)
+        .where(
+            and_(
+                episodes.c.id == current.id,
+                episodes.c.status == "open",
+                episodes.c.closes_at >= occurred_at,
+            )
+        )
+        .values(
+            closes_at=case((episodes.c.closes_at < closes_at, closes_at), else_=episodes.c.closes_at),
+            last_event_at=case(
+                (episodes.c.last_event_at < occurred_at, occurred_at), else_=episodes.c.last_event_at
+            ),
+        )
+        .returning(*(episodes.c[name] for name in Episode.__dataclass_fields__))
+    ).first()
+    return Episode(**row._mapping) if row is not None else None
 
 
 def get_episode(connection: Connection, episode_id: str) -> Episode | None:

@@ -154,7 +154,7 @@ def replay_dead(
     connection: Connection, *, now: datetime, source: str | None = None, event_id: str | None = None
 ) -> int:
     """Put dead-lettered rows back in the queue (after the cause was fixed). Returns how many."""
-    conditions = [inbox.c.status == "dead"]
+    conditions = [inbox.c.status == "dead", inbox.c.purged_at.is_(None)]  # a purged one has no content
     if source:
         conditions.append(inbox.c.source == source)
     if event_id:

@@ -20,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from hub.domain.consent import CRM_SOURCE_PREFIX, ConsentDecision, standing
+from hub.store.consent import ledger_forms
 from hub.store.recovery_tables import (
     recovery_attempts,
     recovery_audit,
@@ -235,14 +236,14 @@ def standing_consents(
     wanted = set(pairs)
     if not wanted:
         return {}
-    rows = connection.execute(
-        select(consent_ledger).where(consent_ledger.c.address.in_(sorted({address for _, address in wanted})))
-    ).all()
+    forms = ledger_forms({address for _, address in wanted})  # erased forms too (forgotten people)
+    rows = connection.execute(select(consent_ledger).where(consent_ledger.c.address.in_(sorted(forms)))).all()
     decisions: dict[tuple[str, str], list[ConsentDecision]] = {}
     for r in rows:
-        if (r.channel, r.address) in wanted:
-            decision = ConsentDecision(r.channel, r.address, r.granted, r.decided_at, r.source, r.evidence)
-            decisions.setdefault((r.channel, r.address), []).append(decision)
+        address = forms[r.address]
+        if (r.channel, address) in wanted:
+            decision = ConsentDecision(r.channel, address, r.granted, r.decided_at, r.source, r.evidence)
+            decisions.setdefault((r.channel, address), []).append(decision)
     return {pair: standing(decisions.get(pair, ())) for pair in wanted}
 
 

@@ -72,9 +72,17 @@ inbox = Table(
     Column("episode_id", String(40)),
     Column("disposition", String(100)),
     Column("linked_at", UTCDateTime()),
+    # when the payload was cut down to what links and metrics need (docs/retention.md)
+    Column("purged_at", UTCDateTime()),
     UniqueConstraint("source", "event_id"),
     Index("ix_inbox_due", "status", "next_attempt_at"),
     Index("ix_inbox_linked_at", "linked_at"),  # the metrics rollup reads what was linked since
+    Index(
+        "ix_inbox_unpurged",
+        "received_at",
+        sqlite_where=text("purged_at IS NULL"),
+        postgresql_where=text("purged_at IS NULL"),
+    ),
 )
 
 customers = Table(
@@ -94,6 +102,9 @@ customer_identifiers = Table(
     Column("valid", Boolean, nullable=False),
     Column("customer_key", String(40), ForeignKey("customers.key"), nullable=False, index=True),
     Column("first_seen_at", UTCDateTime(), nullable=False),
+    # carrier | platform | verified | asserted (hub.domain.identity): an asserted row joins no one,
+    # and a proven claim of the same identifier takes it over
+    Column("proof", String(16), nullable=False, server_default="verified"),
     PrimaryKeyConstraint("kind", "value"),
 )
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, select, update
 
+from hub.domain.identity import ASSERTED
 from hub.store.sql import insert_ignoring_conflicts
 from hub.store.tables import customer_identifiers, episode_cases
 from hub.store.webhook_tables import webhook_deliveries
@@ -152,6 +153,10 @@ def customer_with(connection: Connection, kind: str, value: str) -> str | None:
     """The customer a normalized identifier belongs to, if known."""
     return connection.execute(
         select(customer_identifiers.c.customer_key).where(
-            and_(customer_identifiers.c.kind == kind, customer_identifiers.c.value == value)
+            and_(
+                customer_identifiers.c.kind == kind,
+                customer_identifiers.c.value == value,
+                customer_identifiers.c.proof != ASSERTED,  # an asserted identifier names no one
+            )
         )
     ).scalar()

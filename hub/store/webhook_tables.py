@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Integer, String, Table, Text, UniqueConstraint, text
 
 from hub.store.tables import BigId, UTCDateTime, metadata
 
@@ -26,6 +26,13 @@ webhook_deliveries = Table(
     Column("detail", Text),  # what processing did, or why it did nothing, or the error
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("processed_at", UTCDateTime()),
+    Column("purged_at", UTCDateTime()),  # when body, headers and event were erased (docs/retention.md)
     UniqueConstraint("source", "provider_id"),
     Index("ix_webhook_deliveries_status", "status", "received_at"),
+    Index(
+        "ix_webhook_deliveries_unpurged",
+        "received_at",
+        sqlite_where=text("purged_at IS NULL"),
+        postgresql_where=text("purged_at IS NULL"),
+    ),
 )

@@ -51,7 +51,9 @@ def test_a_customer_message_becomes_an_inbox_event_that_the_worker_links(client,
         "external_ids": {"messaging": "26508c10541a4b0ff472e5e2", "sunshine_external_id": "912382197"},
         "name": "Steve Rogers",
     }
-    assert payload["occurred_at"] == "2020-09-30T18:00:56.820000+00:00"
+    # The recorded message is from 2020: older than CTIHUB_MAX_EVENT_AGE_DAYS, so it is dated when
+    # the hub received it (test_the_message_time_is_kept_inside_the_event_window covers the rest).
+    assert payload["occurred_at"] == "2026-11-23T15:00:00+00:00"
     assert hub.wake_worker.is_set()
 
     assert hub.new_worker().drain() == 1
@@ -62,6 +64,21 @@ def test_a_customer_message_becomes_an_inbox_event_that_the_worker_links(client,
         status = inbox.event_status(connection, "sunshine", MESSAGE_ID)
     assert status["status"] == "linked"
     assert status["links"][0]["id"] == case["id"]
+
+
+def test_the_message_time_is_kept_inside_the_event_window(client, hub, clock):
+    payload = copy.deepcopy(SUNSHINE_MESSAGE)
+    message = payload["events"][0]["payload"]["message"]
+    message["received"] = "2026-11-23T14:58:30.500Z"  # 90 s before the hub's clock
+    post(client, payload)
+    assert inbox_payload(hub)["occurred_at"] == "2026-11-23T14:58:30.500000+00:00"
+
+    later = copy.deepcopy(SUNSHINE_MESSAGE)
+    later["events"][0]["id"] = "evt-future"
+    later["events"][0]["payload"]["message"]["id"] = "msg-future"
+    later["events"][0]["payload"]["message"]["received"] = "2027-01-01T00:00:00Z"  # a clock far ahead
+    post(client, later)
+    assert inbox_payload(hub, "msg-future")["occurred_at"] == clock.now().isoformat()
 
 
 def test_the_message_metadata_may_name_the_intent(client, hub):

@@ -209,3 +209,28 @@ def test_a_processing_failure_keeps_the_delivery_and_the_redelivery_processes_it
     [delivery] = deliveries(hub.engine)
     assert (delivery.status, delivery.attempts) == ("processed", 2)
     assert episode_row(hub.engine, episode).status == "closed"
+
+
+@pytest.mark.parametrize("stamp", ["1526-03-01T00:00:00Z", "2031-01-01T00:00:00Z"])
+def test_a_change_dated_outside_the_event_window_is_dated_when_received(zendesk_hook, hub, clock, stamp):
+    """A provider time centuries away would make the SLA arithmetic span them: the receipt time
+    stands in for it (CTIHUB_MAX_EVENT_AGE_DAYS / CTIHUB_MAX_CLOCK_SKEW_SECONDS)."""
+    from sqlalchemy import select
+
+    from hub.store.sla_tables import sla_events
+
+    episode = open_episode(hub.engine, clock, crm="zendesk", case_id="7001")
+    event = solved("7001", event_id=f"far-{stamp[:4]}")
+    event["time"] = stamp
+    assert zendesk_hook.post(event).status_code == 200
+    with hub.engine.connect() as connection:
+        dated = (
+            connection.execute(
+                select(sla_events.c.at).where(
+                    sla_events.c.episode_id == episode, sla_events.c.kind == "status_changed"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert dated == [clock.now()]
