@@ -96,6 +96,7 @@ class Hub:
             clock=self.clock,
             lease=timedelta(seconds=self.settings.worker_lease_seconds),
             max_attempts=self.settings.worker_max_attempts,
+            transient_budget=timedelta(hours=self.settings.transient_retry_budget_hours),
             batch_size=self.settings.link_batch_size,
             batch_window=self.settings.link_batch_window_seconds if self.linker.batches else 0.0,
         )

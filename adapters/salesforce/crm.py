@@ -250,10 +250,11 @@ class SalesforceCRM(RetryViews):
                 retrying=True,
             )
 
-        alone = self.without_retries()  # retries are the worker's to schedule, not this batch's
+        # A write being retried goes alone under this view's bounded policy (an upsert repeated is
+        # the same record); the first failure that is not its own stops the rest, unsent.
         return split_batch(
             writes,
-            alone=lambda write: write_alone(alone, write),
+            alone=lambda write: write_alone(self, write),
             together=lambda fresh: CollectionsBatch(self, fresh).run(composite),
         )
 

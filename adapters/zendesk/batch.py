@@ -13,12 +13,19 @@
 Jobs hold at most 100 records. Each job's ``results`` say, record by record, what happened: a failed
 entry fails its outcome alone (``errors.from_job_result``); a rejected note merged from several
 outcomes fails them as retryable, and a retry goes alone. A failed job fails its records as
-retryable. A job still running at the batch's deadline, or whose fate a later failure hides, may
-still land: its writes fail with ``CrmWritePending``, whose ``retry_after`` (5 min) lets the job settle
-and makes the hub hold the episode's case claim; the retry passes ``retrying`` and takes the single
-path (it looks for the ticket by external_id and for the comment's marker before writing), so
-nothing is written twice. A batch of fewer than three writes goes one by one: a job costs its submit
-and a poll.
+retryable.
+
+Transient failures are retried inside the call (``retry``, the adapter's ``RetryPolicy``: a few
+tries, Retry-After waited exactly, never undercut): a poll always (a GET changes nothing); a submit
+only when Zendesk answered it (a 429 or 5xx answer made no job), never when its fate is unknown (a
+timeout or a reset after the request left: a job may exist, and a second one would write twice).
+A job still running at the batch's deadline, or a submit or poll whose fate stays unknown, may still
+land: its writes fail with ``CrmWritePending`` (retried after ``pending_retry``, 60 s, while the
+hub holds the episode's case claim), and the retry reconciles by looking the records up before
+writing (the single path: the ticket by external_id, the comment by its marker), so nothing is
+written twice and nothing is dead-lettered blind. Writes a failure stopped before they were
+submitted are answered ``CrmWriteNotSent`` (no attempt charged). A batch of fewer than three writes
+goes one by one, each under the same retry policy: a job costs its submit and a poll.
 
 A note holding several outcomes has one section per outcome, each ending with its own marker line,
 so a retry finds each of them (``crm.has_marker``). Zendesk does not answer a comment's id in a job's
@@ -36,13 +43,22 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from hub.domain.errors import CrmError, CrmRecordRejected, CrmRetryable, CrmWritePending, each_record_failure
+from hub.domain.errors import (
+    CrmError,
+    CrmRecordRejected,
+    CrmRetryable,
+    CrmWriteNotSent,
+    CrmWritePending,
+    each_record_failure,
+)
 from hub.ports import BatchWrite, CustomerProfile, LinkResult, RecordRef
 
-from .errors import CRM, from_job_result
+from .errors import CRM, from_job_result, translated
 
 if TYPE_CHECKING:
     from zenpy import Zenpy
+
+    from adapters.http import RetryPolicy
 
     from . import client
     from .crm import ZendeskCRM
@@ -64,9 +80,14 @@ class JobPolicy:
     longest_pause: float = 5.0
     # For the whole batch. The worker's lease (120 s) covers a link batch's waves (at most 3).
     deadline: float = 30.0
-    pending_retry: float = 300.0  # a write whose job was still running: retried no sooner
+    pending_retry: float = 60.0  # a write whose job may still land: reconciled (looked up) no sooner
     sleep: Callable[[float], None] = time.sleep
     monotonic: Callable[[], float] = time.monotonic
+
+
+def _answered(error: BaseException) -> bool:
+    """Whether Zendesk answered the failed request (so it made nothing and may be sent again)."""
+    return getattr(error, "status", None) is not None
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -85,7 +106,11 @@ class JobsBatch:
         writes: Sequence[BatchWrite],
         *,
         policy: JobPolicy,
+        retry: RetryPolicy | None = None,
     ) -> None:
+        from adapters.http import RetryPolicy
+
+        self.retry = retry or RetryPolicy.none()
         self.crm = crm
         self.session = session
         self.zenpy = zenpy
@@ -114,11 +139,16 @@ class JobsBatch:
             try:
                 self._in_phases(creates, self._rounds(appends))
             except CrmError as exc:  # what a job carries may still land; the rest never left
+                never_sent = (
+                    each_record_failure(exc)
+                    if isinstance(exc, CrmRecordRejected)
+                    else CrmWriteNotSent.stopped_by(exc)
+                )
                 for index in (i for i, r in enumerate(self.results) if r is None):
                     self.results[index] = (
                         self._pending(f"its job's fate is unknown ({exc.describe()})")
                         if index in self.submitted
-                        else each_record_failure(exc)
+                        else never_sent
                     )
         return [r if r is not None else CrmRetryable("left out of the batch", crm=CRM) for r in self.results]
 
@@ -152,19 +182,22 @@ class JobsBatch:
             ready = waiting if phase == 0 else []
             phase += 1
 
-    def _one(self, index: int, write: Callable[[BatchWrite], LinkResult]) -> None:
-        """A write too small to bulk: one call, its own result."""
+    def _one(self, index: int, write: Callable[[BatchWrite, bool], LinkResult]) -> None:
+        """A write too small to bulk: one call (tried again under ``retry``, each new try looking
+        before it writes), its own result."""
         try:
-            self.results[index] = write(self.writes[index])
-        except CrmError as exc:  # this record's failure (a retry looks before it writes)
+            self.results[index] = self.retry.call(lambda number: write(self.writes[index], number > 1))
+        except CrmError as exc:  # this record's failure
             self.results[index] = exc
 
-    def _create_one(self, write: BatchWrite) -> LinkResult:
+    def _create_one(self, write: BatchWrite, retrying: bool) -> LinkResult:
         assert write.case is not None
-        return self.crm.create_ticket(self.zenpy, self.session, write.case, write.activity, retrying=False)
+        return self.crm.create_ticket(self.zenpy, self.session, write.case, write.activity, retrying=retrying)
 
-    def _append_one(self, write: BatchWrite) -> LinkResult:
-        return self.crm.append_comment(self.session, int(str(write.case_id)), write.activity, retrying=False)
+    def _append_one(self, write: BatchWrite, retrying: bool) -> LinkResult:
+        return self.crm.append_comment(
+            self.session, int(str(write.case_id)), write.activity, retrying=retrying
+        )
 
     def _create_job(self, indexes: Sequence[int], requesters: Mapping[str, Requester]) -> Job:
         placed = []
@@ -178,11 +211,25 @@ class JobsBatch:
             return "", [], "create"
         body = {"tickets": [self._new_ticket(index, requester) for index, requester in placed]}
         groups = [[i] for i, _ in placed]
-        return self._submit("POST", "/tickets/create_many.json", body, groups), groups, "create"
+        return self._job("POST", "/tickets/create_many.json", body, groups, "create")
 
     def _update_job(self, groups: Sequence[list[int]]) -> Job:
         body = {"tickets": [self._update(group) for group in groups]}
-        return self._submit("PUT", "/tickets/update_many.json", body, groups), list(groups), "update"
+        return self._job("PUT", "/tickets/update_many.json", body, list(groups), "update")
+
+    def _job(self, method: str, path: str, body: dict[str, Any], groups: list[list[int]], action: str) -> Job:
+        """Submit one job. Its failure is its records' alone (the phase's other jobs are still
+        followed): answered, each record failed with it; fate unknown, each pending."""
+        try:
+            return self._submit(method, path, body, groups), groups, action
+        except CrmError as exc:
+            for index in (i for group in groups for i in group):
+                self.results[index] = (
+                    self._pending(f"its job's fate is unknown ({exc.describe()})")
+                    if index in self.submitted
+                    else each_record_failure(exc)
+                )
+            return "", [], action
 
     # -- tickets -----------------------------------------------------------------------------------
 
@@ -305,17 +352,26 @@ class JobsBatch:
     def _submit(self, method: str, path: str, body: dict[str, Any], groups: Sequence[list[int]] = ()) -> str:
         """Start a job; from here its writes (``groups``) may land whatever happens next."""
         carried = {i for group in groups for i in group}
-        self.submitted |= carried
-        try:
-            answer = self.crm.send_json(self.session, method, path, body)
-        except CrmError as exc:
-            if exc.status is not None:  # Zendesk answered: no job was made
-                self.submitted -= carried
-            raise
+
+        def submit(_number: int) -> dict[str, Any]:
+            self.submitted.update(carried)
+            try:
+                with translated():  # a timeout or reset becomes a CrmRetryable without a status
+                    return self.crm.send_json(self.session, method, path, body)
+            except CrmError as exc:
+                if exc.status is not None:  # Zendesk answered: no job was made
+                    self.submitted -= carried
+                raise
+
+        answer = self.retry.call(submit, only=_answered)
         job = answer.get("job_status") if isinstance(answer, dict) else None
         if not isinstance(job, dict) or not job.get("id"):
             raise CrmRetryable(f"Zendesk answered {path} without a job_status", crm=CRM)
         return str(job["id"])
+
+    def _get(self, path: str, params: dict[str, str]) -> dict[str, Any]:
+        with translated():
+            return self.crm.get_json(self.session, path, params)
 
     def _wait(self, job_ids: list[str]) -> dict[str, dict[str, Any]]:
         """Poll every job in one call (show_many) until all are done or the deadline passes."""
@@ -323,9 +379,8 @@ class JobsBatch:
         done: dict[str, dict[str, Any]] = {}
         pause, deadline = self.policy.first_pause, self.deadline
         while pending:
-            answer = self.crm.get_json(
-                self.session, "/job_statuses/show_many.json", {"ids": ",".join(pending)}
-            )
+            ids = {"ids": ",".join(pending)}
+            answer = self.retry.call(lambda _n, ids=ids: self._get("/job_statuses/show_many.json", ids))
             for job in answer.get("job_statuses") or ():
                 if isinstance(job, dict) and job.get("id") in pending and job.get("status") in DONE:
                     done[str(job["id"])] = job

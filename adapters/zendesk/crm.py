@@ -267,15 +267,17 @@ class ZendeskCRM(RetryViews):
     def write_batch(self, writes: Sequence[BatchWrite]) -> list[LinkResult | Exception]:
         """``hub.ports.BatchingCRM``: bulk jobs for first attempts (see ``batch``); a write that may
         have landed already (``retrying``) takes the single path, which looks before it writes."""
-        # No retry inside the bulk call: a repeated create_many would make the tickets twice. The
-        # worker retries the writes, with ``retrying``, through the single path.
+        # The bulk call as a whole is never repeated (a second create_many would make the tickets
+        # twice): inside it, each submit Zendesk answered with a transient error and each poll is
+        # tried again under this view's policy. A write being retried goes alone under the same
+        # policy, each new try looking before it writes.
         once = self.without_retries()
         return split_batch(
             writes,
-            alone=lambda write: write_alone(once, write),
+            alone=lambda write: write_alone(self, write),
             together=lambda fresh: once._call(
                 lambda zenpy, session, _r: JobsBatch(
-                    once, session, zenpy, fresh, policy=self.job_policy
+                    once, session, zenpy, fresh, policy=self.job_policy, retry=self.retry
                 ).run(),
                 retrying=False,
             ),
