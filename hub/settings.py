@@ -141,7 +141,9 @@ class Settings:
             problems.append(Problem(f"{PREFIX}EPISODE_WINDOW_HOURS", "must be positive"))
         if not 0 < self.transient_retry_budget_hours <= 24 * 30:
             problems.append(
-                Problem(f"{PREFIX}TRANSIENT_RETRY_BUDGET_HOURS", "must be more than 0 and at most 720 (30 days)")
+                Problem(
+                    f"{PREFIX}TRANSIENT_RETRY_BUDGET_HOURS", "must be more than 0 and at most 720 (30 days)"
+                )
             )
         if not 1 <= self.link_batch_size <= 1000:
             problems.append(Problem(f"{PREFIX}LINK_BATCH_SIZE", "must be between 1 and 1000"))

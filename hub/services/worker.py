@@ -147,7 +147,12 @@ class Worker:
             log.warning("CRM API quota exhausted; pausing this worker for %.0f s", pause)
             with self.engine.begin() as connection:
                 inbox.mark_retry(
-                    connection, row.id, owner=self.owner, error=error, at=self.paused_until, count_attempt=False
+                    connection,
+                    row.id,
+                    owner=self.owner,
+                    error=error,
+                    at=self.paused_until,
+                    count_attempt=False,
                 )
             return
         received = row.received_at or now
@@ -162,10 +167,16 @@ class Worker:
         delay = retry_delay(row.attempts, retry_after=retry_after, cap=self.max_retry_delay, rng=self.rng)
         with self.engine.begin() as connection:
             inbox.mark_retry(
-                connection, row.id, owner=self.owner, error=error, at=self.clock.now() + timedelta(seconds=delay)
+                connection,
+                row.id,
+                owner=self.owner,
+                error=error,
+                at=self.clock.now() + timedelta(seconds=delay),
             )
 
     def _dead(self, row: inbox.InboxRow, error: str) -> None:
-        log.warning("dead-lettered %s:%s after %d attempts: %s", row.source, row.event_id, row.attempts, error)
+        log.warning(
+            "dead-lettered %s:%s after %d attempts: %s", row.source, row.event_id, row.attempts, error
+        )
         with self.engine.begin() as connection:
             inbox.mark_dead(connection, row.id, owner=self.owner, error=error)
