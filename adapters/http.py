@@ -191,8 +191,8 @@ class RetryPolicy:
         return min(self.max_wait, backoff + self.rng.uniform(0.0, self.jitter))
 
     def worth_retrying(self, error: BaseException) -> bool:
-        if not isinstance(error, CrmRetryable):
-            return False
+        if not isinstance(error, CrmRetryable) or isinstance(error, CrmWriteNotSent):
+            return False  # a write never sent goes back to the worker, free
         given = error.retry_after
         return given is None or given <= self.max_wait
 

@@ -30,6 +30,7 @@ from hub.services.validation import OutcomeValidator, load_outcome_schema
 from hub.services.worker import Worker
 from hub.settings import Settings
 from hub.store.db import make_engine
+from hub.store.requesters import StoredRequesters
 
 log = logging.getLogger(__name__)
 DEV_SECRETS_FILE = Path("var/dev-secrets.env")
@@ -150,6 +151,7 @@ def build_hub(
                 session=session,
                 connect_timeout=settings.crm_connect_timeout,
                 read_timeout=settings.crm_read_timeout,
+                requesters=StoredRequesters(engine, clock),
             )
         )
     validator = OutcomeValidator(load_outcome_schema(), mappings.catalog)

@@ -275,12 +275,23 @@ class JobsBatch:
         """The requesters Zendesk cannot match by email (phone-only customers it has not seen from
         us): ``create_or_update_many`` jobs when there are several and bulk imports are on, else
         made one by one into ``requesters`` now."""
+        helper = self.crm.requesters()
+        customers = {self.writes[i].case.customer.key: self.writes[i].case.customer for i in creates}  # type: ignore[union-attr]
+        helper.preload(customers)
         wanted: dict[str, CustomerProfile] = {}
         for index in creates:
             case = self.writes[index].case
             assert case is not None
             if not self.crm.requester_known(case):
                 wanted.setdefault(case.customer.key, case.customer)
+        if not wanted:
+            return []
+        resolution = helper.resolve(
+            wanted, lambda path, params: self.retry.call(lambda _n: self._get(path, params))
+        )
+        requesters.update({key: {"requester_id": user_id} for key, user_id in resolution.ids.items()})
+        requesters.update(resolution.busy)
+        wanted = {c.key: c for c in resolution.to_make}
         if not wanted:
             return []
         if self.crm.bulk_users and len(wanted) >= BULK_FROM:
@@ -298,7 +309,9 @@ class JobsBatch:
                 self.crm.bulk_users = False  # bulk user imports are off on this account
         for key, customer in wanted.items():
             try:
-                requesters[key] = self.crm.requester_for(customer, self.zenpy)
+                requesters[key] = self.retry.call(
+                    lambda _n, c=customer: self.crm.make_requester(c, self.zenpy)
+                )
             except CrmRecordRejected as exc:
                 requesters[key] = exc
         return []
@@ -315,6 +328,7 @@ class JobsBatch:
         if job is None or job.get("status") != "completed":
             failure = CrmRetryable("Zendesk's requester job did not complete", crm=CRM)
             requesters.update({c.key: failure for c in customers})
+            self.crm.requesters().release(c.key for c in customers)
             return
         entries = [e for e in job.get("results") or () if isinstance(e, dict)]
         if not entries or not all(isinstance(e.get("index"), int) for e in entries):
@@ -326,9 +340,10 @@ class JobsBatch:
             key = customers[entry["index"]].key
             if entry.get("error") or entry.get("success") is False or not entry.get("id"):
                 requesters[key] = from_job_result(entry)
+                self.crm.requesters().release([key])
             else:
                 requesters[key] = {"requester_id": int(entry["id"])}
-                self.crm.remember_requester(key, int(entry["id"]))
+                self.crm.requesters().made(key, int(entry["id"]))
 
     def _users_by_external_id(
         self, customers: list[CustomerProfile], requesters: dict[str, Requester]
@@ -343,8 +358,9 @@ class JobsBatch:
         for customer in customers:
             if customer.key in found:
                 requesters[customer.key] = {"requester_id": found[customer.key]}
-                self.crm.remember_requester(customer.key, found[customer.key])
+                self.crm.requesters().made(customer.key, found[customer.key])
             else:
+                self.crm.requesters().release([customer.key])
                 requesters[customer.key] = CrmRetryable("Zendesk's requester job left this user out", crm=CRM)
 
     # -- jobs --------------------------------------------------------------------------------------

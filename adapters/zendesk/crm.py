@@ -68,11 +68,13 @@ from hub.ports import (
     CustomerProfile,
     LinkResult,
     RecordRef,
+    RequesterDirectory,
 )
 
 from . import client
 from .batch import JobPolicy, JobsBatch
 from .errors import CRM, from_response, translated
+from .requesters import Requesters
 
 DEFAULT_CASE_OBJECT = "ticket"
 DEFAULT_ACTIVITY_OBJECT = "comment"
@@ -204,8 +206,10 @@ class ZendeskCRM(RetryViews):
         timeout: tuple[float, float] = (5.0, 30.0),
         retry: RetryPolicy | None = None,
         clock: Callable[[], float] = time.time,
+        requesters: RequesterDirectory | None = None,
     ) -> None:
         self.settings = settings
+        self.directory = requesters  # the hub's table of requesters (``requesters``), when given
         self.timeout = timeout
         self.case_object: str = getattr(getattr(mapping, "case", None), "object", None) or DEFAULT_CASE_OBJECT
         self.activity_object: str = (
@@ -409,7 +413,7 @@ class ZendeskCRM(RetryViews):
                 return self.append_comment(session, existing, activity, retrying=True)
         ticket = self.new_ticket_body(case, activity)
         if "requester_id" not in ticket and "requester" not in ticket:
-            ticket.update(self.requester_for(case.customer, zenpy))
+            ticket.update(self.requester_for(case.customer, zenpy, session))
         try:
             response = self._send(
                 session,
@@ -578,17 +582,51 @@ class ZendeskCRM(RetryViews):
             user["phone"] = customer.phone
         return user
 
-    def requester_for(self, customer: CustomerProfile, zenpy: Zenpy | None = None) -> dict[str, Any]:
-        """The requester of a new ticket: known (id or email), a user made before, else
-        create_or_update a user keyed by the hub's customer key (with the phone when we have it)."""
+    def requester_for(
+        self,
+        customer: CustomerProfile,
+        zenpy: Zenpy | None = None,
+        session: client.BoundSession | None = None,
+    ) -> dict[str, Any]:
+        """The requester of a new ticket: known (id or email), recorded before (in memory or the
+        hub's table), an end user found by phone (adopted and recorded), else create_or_update a
+        user keyed by the hub's customer key (with the phone when we have it). Raises
+        ``CrmWriteNotSent`` while another worker resolves the same customer (see ``requesters``)."""
         known = self._known_requester(customer) or self.remembered_requester(customer.key)
         if known is not None:
             return known
-        zenpy = zenpy or self._client()[0]
-        with translated():
-            user = zenpy.users.create_or_update(User(**self.requester_user(customer)))
-        self.remember_requester(customer.key, int(user.id))
+        if zenpy is None or session is None:
+            zenpy, session = self._client()
+        helper = self.requesters()
+        resolution = helper.resolve(
+            {customer.key: customer}, lambda path, params: self.get_json(session, path, params)
+        )
+        if customer.key in resolution.busy:
+            raise resolution.busy[customer.key]
+        if customer.key in resolution.ids:
+            return {"requester_id": resolution.ids[customer.key]}
+        return self.make_requester(customer, zenpy)
+
+    def make_requester(self, customer: CustomerProfile, zenpy: Zenpy) -> dict[str, Any]:
+        """create_or_update the customer's user (keyed by the hub's customer key) and record it;
+        the caller holds the customer's claim (``requesters().resolve``), released on failure."""
+        helper = self.requesters()
+        try:
+            with translated():
+                user = zenpy.users.create_or_update(User(**self.requester_user(customer)))
+        except Exception:
+            helper.release([customer.key])
+            raise
+        helper.made(customer.key, int(user.id))
         return {"requester_id": int(user.id)}
+
+    def requesters(self) -> Requesters:
+        """The hub's requester table (when given) around this account's in-memory cache."""
+        return Requesters(self.directory, self.remember_requester, self._recall)
+
+    def _recall(self, customer_key: str) -> int | None:
+        known = self.remembered_requester(customer_key)
+        return int(known["requester_id"]) if known is not None else None
 
     def remembered_requester(self, customer_key: str) -> dict[str, Any] | None:
         with self._account.lock:

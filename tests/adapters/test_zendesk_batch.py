@@ -27,6 +27,7 @@ from tests.adapters.test_zendesk import (
     activity_write,
     case_write,
     customer,
+    pin_phone_search,
     write_answer,
 )
 from tests.adapters.test_zendesk import crm as crm_fixture
@@ -162,6 +163,7 @@ def test_a_burst_is_three_jobs_in_two_phases_and_every_record_gets_its_result(
 ) -> None:
     """Phase 0: the requesters' job beside the first round of updates, polled together; phase 1:
     the tickets that waited for their requesters."""
+    pin_phone_search(mocked, *(f"1415555{n:04d}" for n in (1, 2, 3)))  # nobody has these phones
     pin_job(
         mocked,
         responses.POST,
@@ -279,6 +281,7 @@ def test_without_bulk_user_imports_requesters_are_made_one_by_one_and_never_in_b
         json={"error": "Forbidden", "description": "You do not have access to this page."},
     )
     for batch, numbers in enumerate(((1, 2, 3), (4, 5, 6))):
+        pin_phone_search(mocked, *(f"1415555{n:04d}" for n in numbers))
         for n in numbers:
             answer = {
                 "user": {"id": 6130907993200 + n, "name": f"Customer {n}", "url": f"{API}/users/{n}.json"}
@@ -531,6 +534,7 @@ def test_a_rejected_note_merged_from_several_outcomes_is_retried_alone(
 def test_requesters_without_an_index_in_the_results_are_matched_by_external_id_never_by_position(
     mocked: responses.RequestsMock, fake_time_crm: ZendeskCRM
 ) -> None:
+    pin_phone_search(mocked, *(f"1415555{n:04d}" for n in (1, 2, 3)))
     pin_job(
         mocked,
         responses.POST,
