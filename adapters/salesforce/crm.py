@@ -58,6 +58,7 @@ from hub.domain.errors import (
     CrmQuotaExhausted,
     CrmRecordRejected,
     CrmRetryable,
+    CrmWriteNotSent,
 )
 from hub.ports import (
     ActivityWrite,
@@ -425,8 +426,8 @@ class SalesforceCRM(RetryViews):
                 crm_code=QUOTA_CODE,
                 retry_after=until - now,
             )
-        if not_before is not None and now < not_before:
-            raise CrmRetryable(
+        if not_before is not None and now < not_before:  # nothing sent: no attempt charged
+            raise CrmWriteNotSent(
                 f"Salesforce asked for no calls until {_iso(not_before)} (Retry-After)",
                 crm=CRM,
                 retry_after=not_before - now,

@@ -58,6 +58,7 @@ from hub.domain.errors import (
     CrmError,
     CrmRecordRejected,
     CrmRetryable,
+    CrmWriteNotSent,
 )
 from hub.ports import (
     ActivityWrite,
@@ -364,8 +365,8 @@ class ZendeskCRM(RetryViews):
         now = self.clock()
         with self._account.lock:
             until = self._account.rate_limited_until
-        if until is not None and now < until:
-            raise CrmRetryable(
+        if until is not None and now < until:  # nothing sent: no attempt charged
+            raise CrmWriteNotSent(
                 f"Zendesk asked for no calls until {_iso(until)} (Retry-After)",
                 crm=CRM,
                 status=429,
