@@ -139,8 +139,7 @@ class BatchingCRM(CRM, Protocol):
     that failed that record alone. A failure of the whole batch (quota, auth, the network) raises.
     """
 
-    def write_batch(self, writes: Sequence[BatchWrite]) -> list[LinkResult | Exception]:
-        ...
+    def write_batch(self, writes: Sequence[BatchWrite]) -> list[LinkResult | Exception]: ...
 
 
 @dataclass(frozen=True)
@@ -181,14 +180,16 @@ class RequesterDirectory(Protocol):
         """The user ids recorded for these customers (those without one are absent)."""
         ...
 
-    def claim(self, crm: str, customer_key: str) -> RequesterClaim: ...
-
-    def record(self, crm: str, customer_key: str, user_id: int, *, how: str) -> None:
-        """Remember the customer's user (``how``: adopted, created, given) and end the claim."""
+    def claim(self, crm: str, customer_keys: Collection[str]) -> dict[str, RequesterClaim]:
+        """Each customer's claim (one transaction for all of them)."""
         ...
 
-    def release(self, crm: str, customer_key: str) -> None:
-        """Give up the caller's claim without a user (the lookup or creation failed)."""
+    def record(self, crm: str, user_ids: Mapping[str, int], *, how: str) -> None:
+        """Remember customers' users (``how``: adopted, created) and end their claims."""
+        ...
+
+    def release(self, crm: str, customer_keys: Collection[str]) -> None:
+        """Give up the caller's claims without a user (the lookup or creation failed)."""
         ...
 
 

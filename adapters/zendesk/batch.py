@@ -334,16 +334,19 @@ class JobsBatch:
         if not entries or not all(isinstance(e.get("index"), int) for e in entries):
             self._users_by_external_id(customers, requesters)
             return
+        made: dict[str, int] = {}
         for entry in entries:
             if not 0 <= entry["index"] < len(customers):
                 continue
             key = customers[entry["index"]].key
             if entry.get("error") or entry.get("success") is False or not entry.get("id"):
                 requesters[key] = from_job_result(entry)
-                self.crm.requesters().release([key])
             else:
                 requesters[key] = {"requester_id": int(entry["id"])}
-                self.crm.requesters().made(key, int(entry["id"]))
+                made[key] = int(entry["id"])
+        helper = self.crm.requesters()
+        helper.made(made)
+        helper.release(c.key for c in customers if c.key not in made)
 
     def _users_by_external_id(
         self, customers: list[CustomerProfile], requesters: dict[str, Requester]
@@ -355,12 +358,13 @@ class JobsBatch:
             for u in answer.get("users") or ()
             if isinstance(u, dict) and u.get("id") and u.get("external_id")
         }
+        helper = self.crm.requesters()
+        helper.made({c.key: found[c.key] for c in customers if c.key in found})
+        helper.release(c.key for c in customers if c.key not in found)
         for customer in customers:
             if customer.key in found:
                 requesters[customer.key] = {"requester_id": found[customer.key]}
-                self.crm.requesters().made(customer.key, found[customer.key])
             else:
-                self.crm.requesters().release([customer.key])
                 requesters[customer.key] = CrmRetryable("Zendesk's requester job left this user out", crm=CRM)
 
     # -- jobs --------------------------------------------------------------------------------------

@@ -618,7 +618,7 @@ class ZendeskCRM(RetryViews):
         except Exception:
             helper.release([customer.key])
             raise
-        helper.made(customer.key, int(user.id))
+        helper.made({customer.key: int(user.id)})
         return {"requester_id": int(user.id)}
 
     def requesters(self) -> Requesters:

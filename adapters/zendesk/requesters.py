@@ -111,15 +111,14 @@ class Requesters:
         result = Resolution()
         self.preload(customers)
         claimed: dict[str, CustomerProfile] = {}
-        for key, customer in customers.items():
-            known = self.recall(key)
-            if known is not None:
-                result.ids[key] = known
-                continue
-            claim = self.directory.claim(CRM, key) if self.directory is not None else None
-            if claim is None or claim.mine:
+        unknown = {key: c for key, c in customers.items() if self.recall(key) is None}
+        result.ids.update({key: known for key in customers if (known := self.recall(key)) is not None})
+        claims = self.directory.claim(CRM, list(unknown)) if self.directory is not None and unknown else {}
+        for key, customer in unknown.items():
+            claim = claims.get(key) if self.directory is not None else None
+            if (claim is None and self.directory is None) or (claim is not None and claim.mine):
                 claimed[key] = customer
-            elif claim.user_id is not None:
+            elif claim is not None and claim.user_id is not None:
                 self.remember(key, claim.user_id)
                 result.ids[key] = claim.user_id
             else:
@@ -135,21 +134,20 @@ class Requesters:
         except Exception:
             self.release(claimed)
             raise
-        for phone, user_id in adopted.items():
-            key = phones[phone]
-            self.made(key, user_id, how="adopted")
-            result.ids[key] = user_id
+        found = {phones[phone]: user_id for phone, user_id in adopted.items()}
+        self.made(found, how="adopted")
+        result.ids.update(found)
         result.to_make = [c for key, c in claimed.items() if key not in result.ids]
         if adopted:
             log.info("adopted %d existing Zendesk user(s) found by phone", len(adopted))
         return result
 
-    def made(self, key: str, user_id: int, *, how: str = "created") -> None:
-        self.remember(key, user_id)
-        if self.directory is not None:
-            self.directory.record(CRM, key, user_id, how=how)
+    def made(self, user_ids: Mapping[str, int], *, how: str = "created") -> None:
+        for key, user_id in user_ids.items():
+            self.remember(key, user_id)
+        if self.directory is not None and user_ids:
+            self.directory.record(CRM, user_ids, how=how)
 
     def release(self, keys: Iterable[str]) -> None:
         if self.directory is not None:
-            for key in keys:
-                self.directory.release(CRM, key)
+            self.directory.release(CRM, list(keys))

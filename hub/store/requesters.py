@@ -3,7 +3,8 @@
 A row is a customer's CRM user (``user_id`` set) or a claim to find or make it (``user_id`` NULL,
 ``claimed_by`` and ``claimed_until`` set). The claim is the first INSERT (ON CONFLICT DO NOTHING,
 so two processes cannot both win it), taken over only once expired (its holder died) by a
-conditional UPDATE. The holder is the process and thread, so two worker threads of one process
+conditional UPDATE; a batch claims, records and releases all its customers in one transaction
+each. The holder is the process and thread, so two worker threads of one process
 never share a claim.
 """
 
@@ -12,10 +13,10 @@ from __future__ import annotations
 import os
 import socket
 import threading
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import timedelta
 
-from sqlalchemy import Engine, and_, delete, or_, select, update
+from sqlalchemy import Engine, and_, delete, select, update
 
 from hub.ports import Clock, RequesterClaim
 from hub.store.requester_tables import crm_requesters as table
@@ -49,53 +50,62 @@ class StoredRequesters:
                 found.update({key: int(user_id) for key, user_id in rows})
         return found
 
-    def claim(self, crm: str, customer_key: str) -> RequesterClaim:
+    def claim(self, crm: str, customer_keys: Collection[str]) -> dict[str, RequesterClaim]:
+        keys = sorted(set(customer_keys))
+        if not keys:
+            return {}
         now, owner = self.clock.now(), claimant()
         claim = {"claimed_by": owner, "claimed_until": now + self.ttl, "updated_at": now}
         with self.engine.begin() as connection:
-            row = {"crm": crm, "customer_key": customer_key, "user_id": None, **claim}
-            if insert_ignoring_conflicts(connection, table, row, ["crm", "customer_key"]):
-                return RequesterClaim(None, True)
-            taken = connection.execute(
+            rows = [{"crm": crm, "customer_key": key, "user_id": None, **claim} for key in keys]
+            insert_ignoring_conflicts(connection, table, rows, ["crm", "customer_key"])
+            connection.execute(  # take over claims whose holder died
                 update(table)
                 .where(
-                    self._row(crm, customer_key),
+                    table.c.crm == crm,
+                    table.c.customer_key.in_(keys),
                     table.c.user_id.is_(None),
-                    or_(table.c.claimed_until < now, table.c.claimed_by == owner),
+                    table.c.claimed_until < now,
                 )
                 .values(**claim)
             )
-            if taken.rowcount == 1:
-                return RequesterClaim(None, True)
-            user_id = connection.execute(
-                select(table.c.user_id).where(self._row(crm, customer_key))
-            ).scalar_one_or_none()
-        return RequesterClaim(int(user_id) if user_id is not None else None, False)
-
-    def record(self, crm: str, customer_key: str, user_id: int, *, how: str) -> None:
-        now = self.clock.now()
-        values = {
-            "user_id": user_id,
-            "how": how,
-            "claimed_by": None,
-            "claimed_until": None,
-            "updated_at": now,
-        }
-        with self.engine.begin() as connection:
-            changed = connection.execute(update(table).where(self._row(crm, customer_key)).values(**values))
-            if changed.rowcount == 0:
-                insert_ignoring_conflicts(
-                    connection,
-                    table,
-                    {"crm": crm, "customer_key": customer_key, **values},
-                    ["crm", "customer_key"],
+            found = connection.execute(
+                select(table.c.customer_key, table.c.user_id, table.c.claimed_by).where(
+                    table.c.crm == crm, table.c.customer_key.in_(keys)
                 )
+            ).all()
+        return {
+            key: RequesterClaim(
+                int(user_id) if user_id is not None else None, user_id is None and by == owner
+            )
+            for key, user_id, by in found
+        }
 
-    def release(self, crm: str, customer_key: str) -> None:
+    def record(self, crm: str, user_ids: Mapping[str, int], *, how: str) -> None:
+        if not user_ids:
+            return
+        now = self.clock.now()
+        values = {"how": how, "claimed_by": None, "claimed_until": None, "updated_at": now}
+        with self.engine.begin() as connection:
+            for key, user_id in user_ids.items():
+                changed = connection.execute(
+                    update(table).where(self._row(crm, key)).values(user_id=user_id, **values)
+                )
+                if changed.rowcount == 0:
+                    row = {"crm": crm, "customer_key": key, "user_id": user_id, **values}
+                    insert_ignoring_conflicts(connection, table, row, ["crm", "customer_key"])
+
+    def release(self, crm: str, customer_keys: Collection[str]) -> None:
+        keys = sorted(set(customer_keys))
+        if not keys:
+            return
         with self.engine.begin() as connection:
             connection.execute(
                 delete(table).where(
-                    self._row(crm, customer_key), table.c.user_id.is_(None), table.c.claimed_by == claimant()
+                    table.c.crm == crm,
+                    table.c.customer_key.in_(keys),
+                    table.c.user_id.is_(None),
+                    table.c.claimed_by == claimant(),
                 )
             )
 

@@ -18,7 +18,15 @@ from adapters.sandbox import ZENDESK_BASE_URL, Sandbox
 from adapters.zendesk import build_crm
 from hub.domain.errors import CrmWriteNotSent
 from hub.domain.mapping import CrmMapping, ObjectMapping
-from hub.ports import ActivityWrite, AdapterConfig, BatchWrite, CaseWrite, CustomerProfile, LinkResult
+from hub.ports import (
+    ActivityWrite,
+    AdapterConfig,
+    BatchWrite,
+    CaseWrite,
+    CustomerProfile,
+    LinkResult,
+    RequesterClaim,
+)
 from hub.services.clock import FixedClock
 from hub.store.requester_tables import crm_requesters
 from hub.store.requesters import StoredRequesters
@@ -133,7 +141,7 @@ def test_while_another_worker_resolves_the_customer_nothing_is_sent(
     engine: Engine, sandbox: Sandbox, clock: FixedClock
 ) -> None:
     directory = StoredRequesters(engine, clock)
-    assert in_thread(lambda: directory.claim("zendesk", "cus_1")).mine  # another worker holds it
+    assert in_thread(lambda: directory.claim("zendesk", ["cus_1"]))["cus_1"].mine  # another worker holds it
     crm, calls = zendesk(sandbox, directory)
     write = new_case(1, phone_only(1))
 
@@ -147,16 +155,26 @@ def test_while_another_worker_resolves_the_customer_nothing_is_sent(
 
 def test_the_claim_is_one_workers_until_recorded_or_expired(engine: Engine, clock: FixedClock) -> None:
     directory = StoredRequesters(engine, clock, ttl=timedelta(seconds=60))
-    first = directory.claim("zendesk", "cus_1")
+
+    def claim(key: str = "cus_1", *, elsewhere: bool = False) -> RequesterClaim:
+        work = lambda: directory.claim("zendesk", [key])[key]  # noqa: E731
+        return in_thread(work) if elsewhere else work()
+
+    first = claim()
     assert first.mine and first.user_id is None
-    assert directory.claim("zendesk", "cus_1").mine  # the holder again (a retry inside the call)
-    other = in_thread(lambda: directory.claim("zendesk", "cus_1"))
+    assert claim().mine  # the holder again (a retry inside the call)
+    other = claim(elsewhere=True)
     assert not other.mine and other.user_id is None
     clock.advance(seconds=61)  # the holder died
-    assert in_thread(lambda: directory.claim("zendesk", "cus_1")).mine
-    directory.record("zendesk", "cus_1", 77, how="created")
-    known = in_thread(lambda: directory.claim("zendesk", "cus_1"))
+    assert claim(elsewhere=True).mine
+    assert not claim().mine  # taken over: the old holder lost it
+    directory.record("zendesk", {"cus_1": 77}, how="created")
+    known = claim(elsewhere=True)
     assert (known.mine, known.user_id) == (False, 77)
+    both = directory.claim("zendesk", ["cus_1", "cus_2"])
+    assert (both["cus_1"].user_id, both["cus_2"].mine) == (77, True)
+    directory.release("zendesk", ["cus_2"])
+    assert claim("cus_2", elsewhere=True).mine  # released: the next comer claims it
     assert directory.known("zendesk", ["cus_1", "cus_2"]) == {"cus_1": 77}
     assert directory.known("salesforce", ["cus_1"]) == {}
 
@@ -174,7 +192,7 @@ def test_two_workers_meeting_a_new_customer_at_once_make_one_user(
         crm, _ = zendesk(sandbox, directory)
         write = new_case(n, phone_only(1))
         start.wait()
-        for _ in range(50):
+        for _ in range(1000):  # at most ~20 s on a loaded machine
             try:
                 crm.create_case(write.case, write.activity, retrying=False)
                 outcomes.append("linked")
