@@ -41,7 +41,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from hub.domain.errors import (
     CrmError,
@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from . import client
     from .crm import ZendeskCRM
 
+T = TypeVar("T")
 BULK_LIMIT = 100
 PER_NOTE = 10  # outcomes of one batch for one ticket share a private note (each with its marker)
 BULK_FROM = 3  # fewer writes of a kind go one by one: a job costs its submit and a poll
@@ -186,9 +187,22 @@ class JobsBatch:
         """A write too small to bulk: one call (tried again under ``retry``, each new try looking
         before it writes), its own result."""
         try:
-            self.results[index] = self.retry.call(lambda number: write(self.writes[index], number > 1))
+            self.results[index] = self.retry.call(
+                lambda number: self._guarded(lambda: write(self.writes[index], number > 1))
+            )
         except CrmError as exc:  # this record's failure
             self.results[index] = exc
+
+    def _guarded(self, send: Callable[[], T]) -> T:
+        """One request of the batch under the account's rate limit: none before the last
+        Retry-After (waited out by ``retry`` when short), and each failure's Retry-After kept."""
+        self.crm.refuse_until_allowed(CrmRetryable)
+        try:
+            with translated():  # a timeout or reset becomes a CrmRetryable without a status
+                return send()
+        except CrmError as exc:
+            self.crm.note_failure(exc)
+            raise
 
     def _create_one(self, write: BatchWrite, retrying: bool) -> LinkResult:
         assert write.case is not None
@@ -374,10 +388,13 @@ class JobsBatch:
         carried = {i for group in groups for i in group}
 
         def submit(_number: int) -> dict[str, Any]:
+            try:
+                self.crm.refuse_until_allowed(CrmRetryable)
+            except CrmRetryable as exc:
+                raise CrmRetryable(exc.message, crm=CRM, status=429, retry_after=exc.retry_after) from None
             self.submitted.update(carried)
             try:
-                with translated():  # a timeout or reset becomes a CrmRetryable without a status
-                    return self.crm.send_json(self.session, method, path, body)
+                return self._guarded(lambda: self.crm.send_json(self.session, method, path, body))
             except CrmError as exc:
                 if exc.status is not None:  # Zendesk answered: no job was made
                     self.submitted -= carried
@@ -390,8 +407,7 @@ class JobsBatch:
         return str(job["id"])
 
     def _get(self, path: str, params: dict[str, str]) -> dict[str, Any]:
-        with translated():
-            return self.crm.get_json(self.session, path, params)
+        return self._guarded(lambda: self.crm.get_json(self.session, path, params))
 
     def _wait(self, job_ids: list[str]) -> dict[str, dict[str, Any]]:
         """Poll every job in one call (show_many) until all are done or the deadline passes."""

@@ -347,12 +347,12 @@ class ZendeskCRM(RetryViews):
         """``work(zenpy, session, retrying)`` under the retry policy; each new try is ``retrying``."""
 
         def attempt(number: int) -> T:
-            self._refuse_until_allowed()
+            self.refuse_until_allowed()
             try:
                 with self._calls() as (zenpy, session):
                     return work(zenpy, session, retrying or number > 1)
             except CrmError as exc:
-                self._note_failure(exc)
+                self.note_failure(exc)
                 raise
 
         result = self.retry.call(attempt)
@@ -360,20 +360,23 @@ class ZendeskCRM(RetryViews):
             self._account.auth_failure = None
         return result
 
-    def _refuse_until_allowed(self) -> None:
-        """No call before the last Retry-After has passed (the rate limit is the account's)."""
+    def refuse_until_allowed(self, refusal: type[CrmRetryable] = CrmWriteNotSent) -> None:
+        """No call before the last Retry-After has passed (the rate limit is the account's). A call
+        refused is ``refusal``: by default ``CrmWriteNotSent`` (back to the worker, free); a step
+        inside a bulk call passes ``CrmRetryable``, which its retry policy waits out when short."""
         now = self.clock()
         with self._account.lock:
             until = self._account.rate_limited_until
         if until is not None and now < until:  # nothing sent: no attempt charged
-            raise CrmWriteNotSent(
+            raise refusal(
                 f"Zendesk asked for no calls until {_iso(until)} (Retry-After)",
                 crm=CRM,
                 status=429,
                 retry_after=until - now,
             )
 
-    def _note_failure(self, exc: CrmError) -> None:
+    def note_failure(self, exc: CrmError) -> None:
+        """Keep what a failure says about the account: an auth failure, a Retry-After."""
         account = self._account
         with account.lock:
             if isinstance(exc, CrmAuthExpired):

@@ -10,7 +10,7 @@ own integration guide does::
 
 (digits only, no ``+``). Every returned user is checked here: its ``phone`` (digits) must be one we
 asked for and it must be an active end user; of several, the oldest (lowest id) is adopted. Up to
-``PHONES_PER_SEARCH`` phones go in one search, so a burst of new customers costs a few calls.
+``PHONES_PER_SEARCH`` (30) phones go in one search, so a burst of new customers costs a few calls.
 
 Each customer's user id is then recorded in the hub's ``crm_requesters`` table (the
 ``RequesterDirectory`` port): shared by every process, surviving restarts. The search happens once
@@ -38,7 +38,7 @@ from hub.ports import CustomerProfile, RequesterDirectory
 
 from .errors import CRM
 
-PHONES_PER_SEARCH = 10
+PHONES_PER_SEARCH = 30  # a query of about 560 characters
 BUSY_RETRY_SECONDS = 3.0  # another worker is resolving the customer's user: look again this soon
 log = logging.getLogger(__name__)
 

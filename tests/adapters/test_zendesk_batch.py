@@ -51,6 +51,7 @@ def _every_request_matches_the_oas(mocked: responses.RequestsMock, zendesk_oas: 
 def fake_time_crm(crm: ZendeskCRM, fake_time: FakeTime) -> ZendeskCRM:
     crm.job_policy = JobPolicy(sleep=fake_time.sleep, monotonic=fake_time)
     crm.retry = crm.retry.with_sleep(fake_time.sleep)
+    crm.clock = fake_time  # the account's Retry-After runs on the same clock as the waits
     return crm
 
 
