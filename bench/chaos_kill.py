@@ -11,7 +11,8 @@ Posting threads send the demo's seeded mix, signed, to a random web process; an 
 acknowledged once a 202 or 200 came back (a refused connection or a killed request is posted again,
 to another process, with the same event id). Meanwhile a killer sends SIGKILL to a random process
 that has run at least ``--min-age`` seconds (8; a process killed before it could work proves
-nothing) every 0.5-3 s (and starts a new one in its place) until ``--kills`` kills have been made and the
+nothing; a web process only once it has answered /healthz; no kill while no web process is up)
+every 0.5-3 s, and starts a new one in its place, until ``--kills`` kills have been made and the
 replay is over. Then the run waits (at most 10 minutes) for every acknowledged event to be linked.
 
 One line of figures per CRM (targets in brackets):
@@ -79,6 +80,13 @@ class Proc:
     popen: subprocess.Popen[bytes]
     port: int | None = None
     started: float = field(default_factory=time.monotonic)
+    ready: bool = False  # a web process once answered /healthz
+
+    def check_ready(self) -> bool:
+        if not self.ready and self.port is not None:
+            with contextlib.suppress(requests.RequestException):
+                self.ready = requests.get(f"http://127.0.0.1:{self.port}/healthz", timeout=2).ok
+        return self.ready
 
 
 @dataclass
@@ -104,15 +112,24 @@ class Fleet:
         with self.lock:
             return [p.port for p in self.procs if p.port is not None and p.popen.poll() is None]
 
+    def ready_webs(self) -> int:
+        with self.lock:
+            webs = [p for p in self.procs if p.kind == "web" and p.popen.poll() is None]
+        return sum(p.check_ready() for p in webs)
+
     def kill_one(self, rng: random.Random, min_age: float) -> bool:
         """SIGKILL a random process that has run at least ``min_age`` seconds (one that never got
         to work proves nothing), and start another of its kind."""
         with self.lock:
             now = time.monotonic()
-            alive = [p for p in self.procs if p.popen.poll() is None and now - p.started >= min_age]
-            if not alive:
-                return False
+            candidates = [p for p in self.procs if p.popen.poll() is None and now - p.started >= min_age]
+        alive = [p for p in candidates if p.kind == "worker" or p.check_ready()]
+        if not alive:
+            return False
+        with self.lock:
             victim = rng.choice(alive)
+            if victim not in self.procs:
+                return False
             self.procs.remove(victim)
         os.kill(victim.popen.pid, signal.SIGKILL)
         victim.popen.wait()
@@ -286,6 +303,8 @@ def run(crm: str, args: argparse.Namespace) -> Figures:
         last_report = time.monotonic()
         while not replay_done.is_set() or sum(fleet.kills.values()) < args.kills:
             time.sleep(rng.uniform(args.min_interval, args.max_interval))
+            if fleet.ready_webs() == 0:  # a web process is starting: let the replay go on meanwhile
+                continue
             fleet.kill_one(rng, args.min_age)
             if args.verbose and time.monotonic() - last_report > 10:
                 last_report = time.monotonic()
