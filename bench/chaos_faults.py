@@ -16,9 +16,10 @@ backoff, job polls) and the worker's schedule run on one clock that the driver a
 that would take an hour takes a few minutes and Retry-After undercuts are counted exactly (the
 sandbox checks each call against the CRM's last Retry-After on the same clock).
 
-One line of figures per CRM (targets in brackets):
+One line of figures per CRM (``faults=F/C``: F faults among the C calls made while faults were on;
+targets in brackets):
 
-    chaos-faults crm=zendesk outcomes=2000 calls=... faults=... lost=0 [0] duplicate_cases=0 [0]
+    chaos-faults crm=zendesk outcomes=2000 calls=... faults=F/C lost=0 [0] duplicate_cases=0 [0]
     duplicate_activities=0 [0] retry_after_undercut=0 [0] dead_transient=0 [0]
     linked_after_faults_s=... [<600] wall_s=...
 
@@ -81,6 +82,7 @@ class Figures:
     crm: str
     outcomes: int
     calls: int
+    calls_during_faults: int
     faults: int
     lost: int
     duplicate_cases: int
@@ -93,7 +95,8 @@ class Figures:
 
     def line(self) -> str:
         return (
-            f"chaos-faults crm={self.crm} outcomes={self.outcomes} calls={self.calls} faults={self.faults}"
+            f"chaos-faults crm={self.crm} outcomes={self.outcomes} calls={self.calls}"
+            f" faults={self.faults}/{self.calls_during_faults}"
             f" lost={self.lost} duplicate_cases={self.duplicate_cases}"
             f" duplicate_activities={self.duplicate_activities}"
             f" retry_after_undercut={self.retry_after_undercut} dead_transient={self.dead_transient}"
@@ -194,6 +197,7 @@ def run(
         crm=crm,
         outcomes=outcomes,
         calls=sum(chaos.calls.values()),
+        calls_during_faults=sum(chaos.calls_while_enabled.values()),
         faults=chaos.faults,
         lost=lost,
         duplicate_cases=sum(n - 1 for n in cases.values() if n > 1),

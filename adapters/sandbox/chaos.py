@@ -37,6 +37,7 @@ class Chaos:
     max_retry_after: int = 5
     enabled: bool = True
     calls: Counter[str] = field(default_factory=Counter)
+    calls_while_enabled: Counter[str] = field(default_factory=Counter)  # the calls faults were drawn for
     injected: Counter[tuple[str, str]] = field(default_factory=Counter)
     undercuts: int = 0
     not_before: dict[str, float] = field(default_factory=dict)
@@ -58,7 +59,10 @@ class Chaos:
             self.calls[crm] += 1
             if now < self.not_before.get(crm, float("-inf")):
                 self.undercuts += 1
-            if not self.enabled or self._rng.random() >= self.rate:
+            if not self.enabled:
+                return None
+            self.calls_while_enabled[crm] += 1
+            if self._rng.random() >= self.rate:
                 return None
             kind = self._rng.choice(self.kinds)
             self.injected[(crm, kind)] += 1
