@@ -272,7 +272,6 @@ def run(crm: str, args: argparse.Namespace) -> Figures:
             "CTIHUB_WEBHOOK_SECRET": secret,
             "CTIHUB_API_TOKEN": secrets.token_hex(32),
             "CTIHUB_MAPPINGS": str(ROOT / "mappings"),
-            "CTIHUB_WORKER_LEASE_SECONDS": "20",  # a killed worker's rows come back soon
             "CTIHUB_LINK_BATCH_WINDOW_SECONDS": "0.5",
             "PYTHONUNBUFFERED": "1",
         }
@@ -384,6 +383,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the fleet, drop the database
     missed = False
     for crm in ["zendesk", "salesforce"] if args.crm == "both" else [args.crm]:
         figures = run(crm, args)

@@ -347,7 +347,9 @@ class ZendeskCRM(RetryViews):
         """``work(zenpy, session, retrying)`` under the retry policy; each new try is ``retrying``."""
 
         def attempt(number: int) -> T:
-            self.refuse_until_allowed()
+            # Refused before sending: free on the first try; on a later one an earlier try may have
+            # landed, so the refusal must be charged (a free release would forget ``retrying``).
+            self.refuse_until_allowed(CrmWriteNotSent if number == 1 else CrmRetryable)
             try:
                 with self._calls() as (zenpy, session):
                     return work(zenpy, session, retrying or number > 1)
