@@ -273,6 +273,7 @@ def run(crm: str, args: argparse.Namespace) -> Figures:
             "CTIHUB_API_TOKEN": secrets.token_hex(32),
             "CTIHUB_MAPPINGS": str(ROOT / "mappings"),
             "CTIHUB_LINK_BATCH_WINDOW_SECONDS": "0.5",
+            **({"CTIHUB_WORKER_LEASE_SECONDS": str(args.lease)} if args.lease else {}),
             "PYTHONUNBUFFERED": "1",
         }
         fleet = Fleet(env, logdir)
@@ -370,6 +371,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=3, help="ctihub worker processes")
     parser.add_argument("--webs", type=int, default=2, help="ctihub serve processes")
     parser.add_argument("--posters", type=int, default=8, help="posting threads")
+    parser.add_argument(
+        "--lease",
+        type=float,
+        help="worker lease, s (default the hub's 120): a killed worker's rows come back after it; keep"
+        " it well above a batch's duration, or a live writer is taken over and may write twice",
+    )
     parser.add_argument("--min-age", type=float, default=8.0, help="only kill processes up this long (s)")
     parser.add_argument("--min-interval", type=float, default=0.5, help="seconds between kills, at least")
     parser.add_argument("--max-interval", type=float, default=3.0, help="seconds between kills, at most")

@@ -39,7 +39,10 @@ def test_kill_9_of_workers_and_web_processes_loses_and_duplicates_nothing(postgr
     del postgres_url  # only for its skip (or CI failure) when the server is unreachable
     chaos = load("chaos_kill")
     args = chaos.parse_args(
-        ["--events", "150", "--kills", "6", "--workers", "2", "--webs", "1", "--min-age", "4", "--seed", "3"]
+        [
+            *("--events", "150", "--kills", "6", "--workers", "2", "--webs", "1"),
+            *("--min-age", "4", "--lease", "30", "--seed", "3"),
+        ]
     )
     figures = chaos.run("salesforce", args)
     print(figures.line())
