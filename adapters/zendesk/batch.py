@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     from .crm import ZendeskCRM
 
 T = TypeVar("T")
+REFUSED = "NotBeforeRetryAfter"  # crm_code of a request the batch held back for the Retry-After
 BULK_LIMIT = 100
 PER_NOTE = 10  # outcomes of one batch for one ticket share a private note (each with its marker)
 BULK_FROM = 3  # fewer writes of a kind go one by one: a job costs its submit and a poll
@@ -188,15 +189,19 @@ class JobsBatch:
         before it writes), its own result."""
         try:
             self.results[index] = self.retry.call(
-                lambda number: self._guarded(lambda: write(self.writes[index], number > 1))
+                lambda number: self._guarded(
+                    lambda: write(self.writes[index], number > 1),
+                    refusal=CrmWriteNotSent if number == 1 else CrmRetryable,  # free unless sent before
+                )
             )
         except CrmError as exc:  # this record's failure
             self.results[index] = exc
 
-    def _guarded(self, send: Callable[[], T]) -> T:
+    def _guarded(self, send: Callable[[], T], refusal: type[CrmRetryable] = CrmRetryable) -> T:
         """One request of the batch under the account's rate limit: none before the last
-        Retry-After (waited out by ``retry`` when short), and each failure's Retry-After kept."""
-        self.crm.refuse_until_allowed(CrmRetryable)
+        Retry-After (a ``CrmRetryable`` refusal is waited out by ``retry`` when short), and each
+        failure's Retry-After kept."""
+        self.crm.refuse_until_allowed(refusal)
         try:
             with translated():  # a timeout or reset becomes a CrmRetryable without a status
                 return send()
@@ -238,11 +243,12 @@ class JobsBatch:
             return self._submit(method, path, body, groups), groups, action
         except CrmError as exc:
             for index in (i for group in groups for i in group):
-                self.results[index] = (
-                    self._pending(f"its job's fate is unknown ({exc.describe()})")
-                    if index in self.submitted
-                    else each_record_failure(exc)
-                )
+                if index in self.submitted:
+                    self.results[index] = self._pending(f"its job's fate is unknown ({exc.describe()})")
+                elif exc.crm_code == REFUSED:  # never sent: the account's Retry-After had not passed
+                    self.results[index] = CrmWriteNotSent.stopped_by(exc)
+                else:
+                    self.results[index] = each_record_failure(exc)
             return "", [], action
 
     # -- tickets -----------------------------------------------------------------------------------
@@ -390,8 +396,10 @@ class JobsBatch:
         def submit(_number: int) -> dict[str, Any]:
             try:
                 self.crm.refuse_until_allowed(CrmRetryable)
-            except CrmRetryable as exc:
-                raise CrmRetryable(exc.message, crm=CRM, status=429, retry_after=exc.retry_after) from None
+            except CrmRetryable as exc:  # nothing sent: as a 429 answer, so the submit may wait it out
+                raise CrmRetryable(
+                    exc.message, crm=CRM, crm_code=REFUSED, status=429, retry_after=exc.retry_after
+                ) from None
             self.submitted.update(carried)
             try:
                 return self._guarded(lambda: self.crm.send_json(self.session, method, path, body))

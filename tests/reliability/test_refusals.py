@@ -53,3 +53,19 @@ def test_a_later_try_refused_for_retry_after_is_charged() -> None:
     # PUT would have failed the test as unregistered); the refused second try is charged.
     assert type(caught.value) is CrmRetryable
     assert "no calls until" in caught.value.message
+
+
+def test_a_batch_held_back_by_retry_after_sends_nothing_and_charges_no_one() -> None:
+    from hub.ports import BatchWrite
+
+    now = [1_000.0]
+    crm = adapter(now)
+    crm.note_failure(CrmRetryable("429", crm="zendesk", status=429, retry_after=60))
+    writes = [
+        BatchWrite(case_id=str(4014 + n), activity=ActivityWrite(key=f"ev_{n:032x}", body="SMS"))
+        for n in range(3)
+    ]
+    with responses.RequestsMock():  # any request would fail the test: none is registered
+        results = crm.write_batch(writes)
+    assert [type(r) for r in results] == [CrmWriteNotSent] * 3
+    assert all(r.retry_after == pytest.approx(60) for r in results)  # type: ignore[union-attr]
