@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo serve test lint bench chaos-fuzz clean
+.PHONY: demo serve test lint bench chaos chaos-fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ test: lint  ## lint, layer contracts, then every test (PostgreSQL ones skip off 
 
 bench: $(STAMP)  ## ingestion throughput and latency on SQLite and PostgreSQL behind gunicorn
 	$(BIN)/python bench/ingest.py --backend both
+
+chaos: $(STAMP)  ## chaos at full size: kill -9 during a replay (PostgreSQL), 30 % CRM faults, fuzzed bodies
+	$(BIN)/python bench/chaos_kill.py --crm both --events 5000 --kills 50 --check
+	$(BIN)/python bench/chaos_faults.py --crm both --outcomes 2000 --rate 0.3 --check
+	$(MAKE) chaos-fuzz
 
 chaos-fuzz: $(STAMP)  ## 10,000 mutated bodies per public endpoint, SQLite then PostgreSQL (issue 11, 14(c))
 	$(BIN)/python bench/chaos_fuzz.py --backend sqlite --per-endpoint 10000

@@ -13,7 +13,7 @@ Neither adapter imports the other; both import this module (the independence con
                    exactly Retry-After when the CRM gives one (never less), exponential backoff with
                    bounded jitter otherwise; anything longer is left to the worker's schedule
     one_by_one     a batch's writes that go alone, stopping at the first failure that is not the
-                   record's own
+                   record's own: the rest are answered ``CrmWriteNotSent`` (no attempt charged)
     split_batch    a batch's retries alone (``one_by_one``), its first attempts together
     RetryViews     ``with_retries`` / ``without_retries``: the same CRM account under another policy
 """
@@ -31,7 +31,13 @@ from typing import Any, Self, TypeVar
 import requests
 import tenacity
 
-from hub.domain.errors import CrmError, CrmRecordRejected, CrmRetryable, each_record_failure
+from hub.domain.errors import (
+    CrmError,
+    CrmRecordRejected,
+    CrmRetryable,
+    CrmWriteNotSent,
+    each_record_failure,
+)
 from hub.ports import BatchWrite, LinkResult
 
 T = TypeVar("T")
@@ -185,15 +191,20 @@ class RetryPolicy:
         return min(self.max_wait, backoff + self.rng.uniform(0.0, self.jitter))
 
     def worth_retrying(self, error: BaseException) -> bool:
-        if not isinstance(error, CrmRetryable):
-            return False
+        if not isinstance(error, CrmRetryable) or isinstance(error, CrmWriteNotSent):
+            return False  # a write never sent goes back to the worker, free
         given = error.retry_after
         return given is None or given <= self.max_wait
 
-    def call(self, attempt: Callable[[int], T]) -> T:
-        """``attempt(n)`` for n = 1, 2, ... until it returns or the policy gives up (re-raising)."""
+    def call(self, attempt: Callable[[int], T], *, only: Callable[[BaseException], bool] | None = None) -> T:
+        """``attempt(n)`` for n = 1, 2, ... until it returns or the policy gives up (re-raising).
+        ``only`` narrows what is tried again (e.g. a bulk submit only when the CRM answered, so no
+        job was made)."""
         if not self.retries:
             return attempt(1)
+
+        def worth(error: BaseException) -> bool:
+            return self.worth_retrying(error) and (only is None or only(error))
 
         def wait(state: tenacity.RetryCallState) -> float:
             assert state.outcome is not None
@@ -205,7 +216,7 @@ class RetryPolicy:
             return state.idle_for + (state.upcoming_sleep or 0.0) > self.budget
 
         retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception(self.worth_retrying),
+            retry=tenacity.retry_if_exception(worth),
             wait=wait,
             stop=stop,
             sleep=self.sleep or nap,
@@ -222,13 +233,15 @@ W = TypeVar("W")
 
 def one_by_one(writes: Collection[W], write: Callable[[W], T]) -> list[T | CrmError]:
     """Each write alone, in order. A record's own rejection fails that record; any other failure
-    (the CRM down or rate limited, quota, auth) fails the rest too, unsent: a batch of retries during
-    an outage ends in one call, well inside the worker's lease."""
+    (the CRM down or rate limited, quota, auth) stops there: the writes after it are answered
+    ``CrmWriteNotSent`` (carrying the cause and its Retry-After), so a batch of retries during an
+    outage ends in one call, well inside the worker's lease, and charges only the write that met
+    the failure."""
     results: list[T | CrmError] = []
     stopped: CrmError | None = None
     for item in writes:
         if stopped is not None:
-            results.append(stopped)
+            results.append(CrmWriteNotSent.stopped_by(stopped))
             continue
         try:
             results.append(write(item))

@@ -34,6 +34,7 @@ from hub.services.validation import OutcomeValidator, load_outcome_schema
 from hub.services.worker import Worker
 from hub.settings import Settings
 from hub.store.db import make_engine
+from hub.store.requesters import StoredRequesters
 
 log = logging.getLogger(__name__)
 DEV_SECRETS_FILE = Path("var/dev-secrets.env")
@@ -115,6 +116,7 @@ class Hub:
             clock=self.clock,
             lease=timedelta(seconds=self.settings.worker_lease_seconds),
             max_attempts=self.settings.worker_max_attempts,
+            transient_budget=timedelta(hours=self.settings.transient_retry_budget_hours),
             batch_size=self.settings.link_batch_size,
             batch_window=self.settings.link_batch_window_seconds if self.linker.batches else 0.0,
         )
@@ -183,6 +185,7 @@ def build_hub(
                 session=session,
                 connect_timeout=settings.crm_connect_timeout,
                 read_timeout=settings.crm_read_timeout,
+                requesters=StoredRequesters(engine, clock),
             )
         )
     crm = InstrumentedCRM(crm)  # type: ignore[assignment]  # every CRM call counted and timed (Prometheus)

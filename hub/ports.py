@@ -159,6 +159,39 @@ class AdapterConfig:
     session: Any = None
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
+    requesters: RequesterDirectory | None = None  # the hub's table of CRM users per customer
+
+
+@dataclass(frozen=True)
+class RequesterClaim:
+    """What ``RequesterDirectory.claim`` found: the customer's user id when known already, or
+    whether the caller now holds the claim to look the user up (or make it) and ``record`` it."""
+
+    user_id: int | None
+    mine: bool
+
+
+class RequesterDirectory(Protocol):
+    """The CRM users (Zendesk requesters) the hub adopted or made, per customer key, shared by every
+    process and surviving restarts. ``claim`` is race-safe across processes: of two workers
+    meeting a new customer at once, one holds the claim and looks the user up; the other is told
+    to come back (nothing is sent for it meanwhile)."""
+
+    def known(self, crm: str, customer_keys: Collection[str]) -> dict[str, int]:
+        """The user ids recorded for these customers (those without one are absent)."""
+        ...
+
+    def claim(self, crm: str, customer_keys: Collection[str]) -> dict[str, RequesterClaim]:
+        """Each customer's claim (one transaction for all of them)."""
+        ...
+
+    def record(self, crm: str, user_ids: Mapping[str, int], *, how: str) -> None:
+        """Remember customers' users (``how``: adopted, created) and end their claims."""
+        ...
+
+    def release(self, crm: str, customer_keys: Collection[str]) -> None:
+        """Give up the caller's claims without a user (the lookup or creation failed)."""
+        ...
 
 
 class WebhookSource(Protocol):

@@ -101,7 +101,8 @@ class Settings:
     sandbox: bool = False
     episode_window_hours: float = 72.0
     worker_lease_seconds: float = 120.0
-    worker_max_attempts: int = 10
+    worker_max_attempts: int = 10  # unexpected (non-CRM) failures only
+    transient_retry_budget_hours: float = 24.0  # a CRM's transient faults are retried this long
     worker_poll_seconds: float = 0.5
     link_batch_size: int = 100  # events claimed and written together (Zendesk's bulk limit)
     link_batch_window_seconds: float = 1.0  # how long a worker lets a burst gather into one batch
@@ -156,6 +157,9 @@ class Settings:
             worker_lease_seconds=_number(values, "WORKER_LEASE_SECONDS", cls.worker_lease_seconds),
             worker_max_attempts=int(_number(values, "WORKER_MAX_ATTEMPTS", cls.worker_max_attempts)),
             worker_poll_seconds=_number(values, "WORKER_POLL_SECONDS", cls.worker_poll_seconds),
+            transient_retry_budget_hours=_number(
+                values, "TRANSIENT_RETRY_BUDGET_HOURS", cls.transient_retry_budget_hours
+            ),
             link_batch_size=int(_number(values, "LINK_BATCH_SIZE", cls.link_batch_size)),
             link_batch_window_seconds=_number(
                 values, "LINK_BATCH_WINDOW_SECONDS", cls.link_batch_window_seconds
@@ -182,6 +186,12 @@ class Settings:
             problems.append(Problem(f"{PREFIX}DEFAULT_REGION", "must be an ISO 3166-1 alpha-2 code like US"))
         if self.episode_window_hours <= 0:
             problems.append(Problem(f"{PREFIX}EPISODE_WINDOW_HOURS", "must be positive"))
+        if not 0 < self.transient_retry_budget_hours <= 24 * 30:
+            problems.append(
+                Problem(
+                    f"{PREFIX}TRANSIENT_RETRY_BUDGET_HOURS", "must be more than 0 and at most 720 (30 days)"
+                )
+            )
         if not 1 <= self.link_batch_size <= 1000:
             problems.append(Problem(f"{PREFIX}LINK_BATCH_SIZE", "must be between 1 and 1000"))
         if not 0 <= self.link_batch_window_seconds <= 60:

@@ -58,6 +58,7 @@ from hub.domain.errors import (
     CrmQuotaExhausted,
     CrmRecordRejected,
     CrmRetryable,
+    CrmWriteNotSent,
 )
 from hub.ports import (
     ActivityWrite,
@@ -250,10 +251,11 @@ class SalesforceCRM(RetryViews):
                 retrying=True,
             )
 
-        alone = self.without_retries()  # retries are the worker's to schedule, not this batch's
+        # A write being retried goes alone under this view's bounded policy (an upsert repeated is
+        # the same record); the first failure that is not its own stops the rest, unsent.
         return split_batch(
             writes,
-            alone=lambda write: write_alone(alone, write),
+            alone=lambda write: write_alone(self, write),
             together=lambda fresh: CollectionsBatch(self, fresh).run(composite),
         )
 
@@ -424,8 +426,8 @@ class SalesforceCRM(RetryViews):
                 crm_code=QUOTA_CODE,
                 retry_after=until - now,
             )
-        if not_before is not None and now < not_before:
-            raise CrmRetryable(
+        if not_before is not None and now < not_before:  # nothing sent: no attempt charged
+            raise CrmWriteNotSent(
                 f"Salesforce asked for no calls until {_iso(not_before)} (Retry-After)",
                 crm=CRM,
                 retry_after=not_before - now,

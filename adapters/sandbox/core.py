@@ -16,6 +16,7 @@ from urllib.parse import parse_qs
 from sqlalchemy import Engine
 
 from . import store as db
+from .chaos import Chaos
 from .common import ApiResponse, utc_now
 from .faults import Faults
 from .identity import SandboxIdentity
@@ -58,6 +59,7 @@ class Sandbox:
         self.engine = engine
         self.clock = clock
         self.faults = Faults()
+        self.chaos: Chaos | None = None  # random faults for chaos runs (``chaos``); transport only
         self.latency_seconds: float = 0.0
         self.sleep: Callable[[float], None] = time.sleep
         self.strict_zendesk_fields = True

@@ -56,6 +56,13 @@ class SandboxAdapter(BaseAdapter):
         fault = self.sandbox.faults.take(crm, method, _decoded(api_path), "before", raising=True)
         if fault is not None:
             raise _exception(fault.exception, request)
+        chaos = self.sandbox.chaos
+        kind = chaos.decide(crm) if chaos is not None else None
+        if kind == "timeout_before":
+            raise requests.ReadTimeout("sandbox chaos: timed out before the call was served", request=request)
+        if chaos is not None and kind is not None and kind.isdigit():
+            status, headers, content = chaos.answer(crm, kind)
+            return self._response(request, status, "Chaos", headers, content, 0.0)
         body = request.body
         if isinstance(body, str):
             body = body.encode("utf-8")
@@ -81,11 +88,26 @@ class SandboxAdapter(BaseAdapter):
         fault = self.sandbox.faults.take(crm, method, _decoded(api_path), "after", raising=True)
         if fault is not None:
             raise _exception(fault.exception, request)
-        response = requests.Response()
+        if kind == "timeout_after":
+            raise requests.ReadTimeout("sandbox chaos: timed out after the call was served", request=request)
         code, _, reason = status.partition(" ")
-        response.status_code = int(code)
+        return self._response(
+            request, int(code), reason, dict(headers.items()), content, perf_counter() - started
+        )
+
+    def _response(
+        self,
+        request: requests.PreparedRequest,
+        status: int,
+        reason: str,
+        headers: dict[str, str],
+        content: bytes,
+        elapsed: float,
+    ) -> requests.Response:
+        response = requests.Response()
+        response.status_code = status
         response.reason = reason
-        response.headers = CaseInsensitiveDict(dict(headers.items()))
+        response.headers = CaseInsensitiveDict(headers)
         response.encoding = get_encoding_from_headers(response.headers)
         response._content = content
         response._content_consumed = True
@@ -93,7 +115,7 @@ class SandboxAdapter(BaseAdapter):
         response.url = request.url or ""
         response.request = request
         response.connection = self
-        response.elapsed = timedelta(seconds=perf_counter() - started)
+        response.elapsed = timedelta(seconds=elapsed)
         return response
 
     def close(self) -> None:

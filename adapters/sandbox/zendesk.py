@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from . import store as db
+from . import zendesk_users
 from .common import ApiResponse, Now, zd_datetime
 from .schema import (
     ZD_CUSTOM_FIELDS,
@@ -960,7 +961,7 @@ class ZendeskApi:
         caller: Caller,
     ) -> ApiResponse:
         if rest == [] and method == "POST":
-            spec = self._user_spec(payload)
+            spec = zendesk_users.with_identities(self._user_spec(payload))
             return self._create_user(conn, spec)
         if rest == ["create_or_update"] and method == "POST":
             return self._create_or_update_user(conn, self._user_spec(payload))
@@ -973,7 +974,7 @@ class ZendeskApi:
             pk = self._caller_pk(conn, caller)
             return ApiResponse(200, {"user": self.render_user(pk, db.zd_user_get(conn, pk) or {})})
         if rest == ["search"]:
-            return self._search_users(conn, query)
+            return zendesk_users.search_users(self, conn, query)
         if rest == ["show_many"]:
             pks: list[int] = []
             for raw in ",".join(query.get("ids") or []).split(","):
@@ -997,39 +998,9 @@ class ZendeskApi:
             return ApiResponse(200, {"user": self.render_user(pk, data)})
         if rest[1:] == ["tickets", "requested"]:
             return self._ticket_list(db.zd_tickets_where(conn, requester_pk=pk))
+        if rest[1:] == ["identities"]:
+            return zendesk_users.identities(self, pk, data)
         raise ZdError(404, {"error": "InvalidEndpoint", "description": "Not found"})
-
-    def _search_users(self, conn: Connection, query: Mapping[str, list[str]]) -> ApiResponse:
-        external_id = (query.get("external_id") or [None])[0]
-        text = ((query.get("query") or [""])[0]).strip()
-        rows = db.zd_users_all(conn)
-        if external_id:
-            rows = [
-                (pk, d) for pk, d in rows if str(d.get("external_id") or "").lower() == external_id.lower()
-            ]
-        elif text:
-            key, _, value = text.partition(":") if ":" in text else ("", "", text)
-            value = value.strip().strip('"').lower()
-            key = key.strip().lower()
-
-            def hit(d: Mapping[str, Any]) -> bool:
-                fields = {
-                    "email": d.get("email"),
-                    "external_id": d.get("external_id"),
-                    "phone": d.get("phone"),
-                    "name": d.get("name"),
-                }
-                if key in fields:
-                    return str(fields[key] or "").lower() == value
-                return any(str(v or "").lower() == value for v in fields.values())
-
-            rows = [(pk, d) for pk, d in rows if hit(d)]
-        else:
-            rows = []
-        users = [self.render_user(pk, d) for pk, d in rows]
-        return ApiResponse(
-            200, {"users": users, "next_page": None, "previous_page": None, "count": len(users)}
-        )
 
     def _create_or_update_user(self, conn: Connection, spec: dict[str, Any]) -> ApiResponse:
         """users/create_or_update: match by external_id, then email; else create."""
@@ -1137,7 +1108,7 @@ class ZendeskApi:
             external_id=spec.get("external_id"),
             role=spec.get("role") or "end-user",
         )
-        for key in ("details", "notes", "tags"):
+        for key in ("details", "notes", "tags", "identities"):
             if key in spec:
                 data[key] = spec[key]
         pk = db.zd_user_insert(conn, data)

@@ -34,6 +34,7 @@ def build_crm(config: AdapterConfig) -> ZendeskCRM:
         config.mapping,
         session=config.session,
         timeout=(config.connect_timeout, config.read_timeout),
+        requesters=config.requesters,
     )
 
 

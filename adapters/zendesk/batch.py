@@ -13,12 +13,19 @@
 Jobs hold at most 100 records. Each job's ``results`` say, record by record, what happened: a failed
 entry fails its outcome alone (``errors.from_job_result``); a rejected note merged from several
 outcomes fails them as retryable, and a retry goes alone. A failed job fails its records as
-retryable. A job still running at the batch's deadline, or whose fate a later failure hides, may
-still land: its writes fail with ``CrmWritePending``, whose ``retry_after`` (5 min) lets the job settle
-and makes the hub hold the episode's case claim; the retry passes ``retrying`` and takes the single
-path (it looks for the ticket by external_id and for the comment's marker before writing), so
-nothing is written twice. A batch of fewer than three writes goes one by one: a job costs its submit
-and a poll.
+retryable.
+
+Transient failures are retried inside the call (``retry``, the adapter's ``RetryPolicy``: a few
+tries, Retry-After waited exactly, never undercut): a poll always (a GET changes nothing); a submit
+only when Zendesk answered it (a 429 or 5xx answer made no job), never when its fate is unknown (a
+timeout or a reset after the request left: a job may exist, and a second one would write twice).
+A job still running at the batch's deadline, or a submit or poll whose fate stays unknown, may still
+land: its writes fail with ``CrmWritePending`` (retried after ``pending_retry``, 60 s, while the
+hub holds the episode's case claim), and the retry reconciles by looking the records up before
+writing (the single path: the ticket by external_id, the comment by its marker), so nothing is
+written twice and nothing is dead-lettered blind. Writes a failure stopped before they were
+submitted are answered ``CrmWriteNotSent`` (no attempt charged). A batch of fewer than three writes
+goes one by one, each under the same retry policy: a job costs its submit and a poll.
 
 A note holding several outcomes has one section per outcome, each ending with its own marker line,
 so a retry finds each of them (``crm.has_marker``). Zendesk does not answer a comment's id in a job's
@@ -34,19 +41,30 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from hub.domain.errors import CrmError, CrmRecordRejected, CrmRetryable, CrmWritePending, each_record_failure
+from hub.domain.errors import (
+    CrmError,
+    CrmRecordRejected,
+    CrmRetryable,
+    CrmWriteNotSent,
+    CrmWritePending,
+    each_record_failure,
+)
 from hub.ports import BatchWrite, CustomerProfile, LinkResult, RecordRef
 
-from .errors import CRM, from_job_result
+from .errors import CRM, from_job_result, translated
 
 if TYPE_CHECKING:
     from zenpy import Zenpy
 
+    from adapters.http import RetryPolicy
+
     from . import client
     from .crm import ZendeskCRM
 
+T = TypeVar("T")
+REFUSED = "NotBeforeRetryAfter"  # crm_code of a request the batch held back for the Retry-After
 BULK_LIMIT = 100
 PER_NOTE = 10  # outcomes of one batch for one ticket share a private note (each with its marker)
 BULK_FROM = 3  # fewer writes of a kind go one by one: a job costs its submit and a poll
@@ -64,9 +82,14 @@ class JobPolicy:
     longest_pause: float = 5.0
     # For the whole batch. The worker's lease (120 s) covers a link batch's waves (at most 3).
     deadline: float = 30.0
-    pending_retry: float = 300.0  # a write whose job was still running: retried no sooner
+    pending_retry: float = 60.0  # a write whose job may still land: reconciled (looked up) no sooner
     sleep: Callable[[float], None] = time.sleep
     monotonic: Callable[[], float] = time.monotonic
+
+
+def _answered(error: BaseException) -> bool:
+    """Whether Zendesk answered the failed request (so it made nothing and may be sent again)."""
+    return getattr(error, "status", None) is not None
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -85,7 +108,11 @@ class JobsBatch:
         writes: Sequence[BatchWrite],
         *,
         policy: JobPolicy,
+        retry: RetryPolicy | None = None,
     ) -> None:
+        from adapters.http import RetryPolicy
+
+        self.retry = retry or RetryPolicy.none()
         self.crm = crm
         self.session = session
         self.zenpy = zenpy
@@ -114,11 +141,16 @@ class JobsBatch:
             try:
                 self._in_phases(creates, self._rounds(appends))
             except CrmError as exc:  # what a job carries may still land; the rest never left
+                never_sent = (
+                    each_record_failure(exc)
+                    if isinstance(exc, CrmRecordRejected)
+                    else CrmWriteNotSent.stopped_by(exc)
+                )
                 for index in (i for i, r in enumerate(self.results) if r is None):
                     self.results[index] = (
                         self._pending(f"its job's fate is unknown ({exc.describe()})")
                         if index in self.submitted
-                        else each_record_failure(exc)
+                        else never_sent
                     )
         return [r if r is not None else CrmRetryable("left out of the batch", crm=CRM) for r in self.results]
 
@@ -152,19 +184,39 @@ class JobsBatch:
             ready = waiting if phase == 0 else []
             phase += 1
 
-    def _one(self, index: int, write: Callable[[BatchWrite], LinkResult]) -> None:
-        """A write too small to bulk: one call, its own result."""
+    def _one(self, index: int, write: Callable[[BatchWrite, bool], LinkResult]) -> None:
+        """A write too small to bulk: one call (tried again under ``retry``, each new try looking
+        before it writes), its own result."""
         try:
-            self.results[index] = write(self.writes[index])
-        except CrmError as exc:  # this record's failure (a retry looks before it writes)
+            self.results[index] = self.retry.call(
+                lambda number: self._guarded(
+                    lambda: write(self.writes[index], number > 1),
+                    refusal=CrmWriteNotSent if number == 1 else CrmRetryable,  # free unless sent before
+                )
+            )
+        except CrmError as exc:  # this record's failure
             self.results[index] = exc
 
-    def _create_one(self, write: BatchWrite) -> LinkResult:
-        assert write.case is not None
-        return self.crm.create_ticket(self.zenpy, self.session, write.case, write.activity, retrying=False)
+    def _guarded(self, send: Callable[[], T], refusal: type[CrmRetryable] = CrmRetryable) -> T:
+        """One request of the batch under the account's rate limit: none before the last
+        Retry-After (a ``CrmRetryable`` refusal is waited out by ``retry`` when short), and each
+        failure's Retry-After kept."""
+        self.crm.refuse_until_allowed(refusal)
+        try:
+            with translated():  # a timeout or reset becomes a CrmRetryable without a status
+                return send()
+        except CrmError as exc:
+            self.crm.note_failure(exc)
+            raise
 
-    def _append_one(self, write: BatchWrite) -> LinkResult:
-        return self.crm.append_comment(self.session, int(str(write.case_id)), write.activity, retrying=False)
+    def _create_one(self, write: BatchWrite, retrying: bool) -> LinkResult:
+        assert write.case is not None
+        return self.crm.create_ticket(self.zenpy, self.session, write.case, write.activity, retrying=retrying)
+
+    def _append_one(self, write: BatchWrite, retrying: bool) -> LinkResult:
+        return self.crm.append_comment(
+            self.session, int(str(write.case_id)), write.activity, retrying=retrying
+        )
 
     def _create_job(self, indexes: Sequence[int], requesters: Mapping[str, Requester]) -> Job:
         placed = []
@@ -178,11 +230,26 @@ class JobsBatch:
             return "", [], "create"
         body = {"tickets": [self._new_ticket(index, requester) for index, requester in placed]}
         groups = [[i] for i, _ in placed]
-        return self._submit("POST", "/tickets/create_many.json", body, groups), groups, "create"
+        return self._job("POST", "/tickets/create_many.json", body, groups, "create")
 
     def _update_job(self, groups: Sequence[list[int]]) -> Job:
         body = {"tickets": [self._update(group) for group in groups]}
-        return self._submit("PUT", "/tickets/update_many.json", body, groups), list(groups), "update"
+        return self._job("PUT", "/tickets/update_many.json", body, list(groups), "update")
+
+    def _job(self, method: str, path: str, body: dict[str, Any], groups: list[list[int]], action: str) -> Job:
+        """Submit one job. Its failure is its records' alone (the phase's other jobs are still
+        followed): answered, each record failed with it; fate unknown, each pending."""
+        try:
+            return self._submit(method, path, body, groups), groups, action
+        except CrmError as exc:
+            for index in (i for group in groups for i in group):
+                if index in self.submitted:
+                    self.results[index] = self._pending(f"its job's fate is unknown ({exc.describe()})")
+                elif exc.crm_code == REFUSED:  # never sent: the account's Retry-After had not passed
+                    self.results[index] = CrmWriteNotSent.stopped_by(exc)
+                else:
+                    self.results[index] = each_record_failure(exc)
+            return "", [], action
 
     # -- tickets -----------------------------------------------------------------------------------
 
@@ -228,12 +295,23 @@ class JobsBatch:
         """The requesters Zendesk cannot match by email (phone-only customers it has not seen from
         us): ``create_or_update_many`` jobs when there are several and bulk imports are on, else
         made one by one into ``requesters`` now."""
+        helper = self.crm.requesters()
+        customers = {self.writes[i].case.customer.key: self.writes[i].case.customer for i in creates}  # type: ignore[union-attr]
+        helper.preload(customers)
         wanted: dict[str, CustomerProfile] = {}
         for index in creates:
             case = self.writes[index].case
             assert case is not None
             if not self.crm.requester_known(case):
                 wanted.setdefault(case.customer.key, case.customer)
+        if not wanted:
+            return []
+        resolution = helper.resolve(
+            wanted, lambda path, params: self.retry.call(lambda _n: self._get(path, params))
+        )
+        requesters.update({key: {"requester_id": user_id} for key, user_id in resolution.ids.items()})
+        requesters.update(resolution.busy)
+        wanted = {c.key: c for c in resolution.to_make}
         if not wanted:
             return []
         if self.crm.bulk_users and len(wanted) >= BULK_FROM:
@@ -251,7 +329,9 @@ class JobsBatch:
                 self.crm.bulk_users = False  # bulk user imports are off on this account
         for key, customer in wanted.items():
             try:
-                requesters[key] = self.crm.requester_for(customer, self.zenpy)
+                requesters[key] = self.retry.call(
+                    lambda _n, c=customer: self.crm.make_requester(c, self.zenpy)
+                )
             except CrmRecordRejected as exc:
                 requesters[key] = exc
         return []
@@ -268,11 +348,13 @@ class JobsBatch:
         if job is None or job.get("status") != "completed":
             failure = CrmRetryable("Zendesk's requester job did not complete", crm=CRM)
             requesters.update({c.key: failure for c in customers})
+            self.crm.requesters().release(c.key for c in customers)
             return
         entries = [e for e in job.get("results") or () if isinstance(e, dict)]
         if not entries or not all(isinstance(e.get("index"), int) for e in entries):
             self._users_by_external_id(customers, requesters)
             return
+        made: dict[str, int] = {}
         for entry in entries:
             if not 0 <= entry["index"] < len(customers):
                 continue
@@ -281,7 +363,10 @@ class JobsBatch:
                 requesters[key] = from_job_result(entry)
             else:
                 requesters[key] = {"requester_id": int(entry["id"])}
-                self.crm.remember_requester(key, int(entry["id"]))
+                made[key] = int(entry["id"])
+        helper = self.crm.requesters()
+        helper.made(made)
+        helper.release(c.key for c in customers if c.key not in made)
 
     def _users_by_external_id(
         self, customers: list[CustomerProfile], requesters: dict[str, Requester]
@@ -293,10 +378,12 @@ class JobsBatch:
             for u in answer.get("users") or ()
             if isinstance(u, dict) and u.get("id") and u.get("external_id")
         }
+        helper = self.crm.requesters()
+        helper.made({c.key: found[c.key] for c in customers if c.key in found})
+        helper.release(c.key for c in customers if c.key not in found)
         for customer in customers:
             if customer.key in found:
                 requesters[customer.key] = {"requester_id": found[customer.key]}
-                self.crm.remember_requester(customer.key, found[customer.key])
             else:
                 requesters[customer.key] = CrmRetryable("Zendesk's requester job left this user out", crm=CRM)
 
@@ -305,17 +392,30 @@ class JobsBatch:
     def _submit(self, method: str, path: str, body: dict[str, Any], groups: Sequence[list[int]] = ()) -> str:
         """Start a job; from here its writes (``groups``) may land whatever happens next."""
         carried = {i for group in groups for i in group}
-        self.submitted |= carried
-        try:
-            answer = self.crm.send_json(self.session, method, path, body)
-        except CrmError as exc:
-            if exc.status is not None:  # Zendesk answered: no job was made
-                self.submitted -= carried
-            raise
+
+        def submit(_number: int) -> dict[str, Any]:
+            try:
+                self.crm.refuse_until_allowed(CrmRetryable)
+            except CrmRetryable as exc:  # nothing sent: as a 429 answer, so the submit may wait it out
+                raise CrmRetryable(
+                    exc.message, crm=CRM, crm_code=REFUSED, status=429, retry_after=exc.retry_after
+                ) from None
+            self.submitted.update(carried)
+            try:
+                return self._guarded(lambda: self.crm.send_json(self.session, method, path, body))
+            except CrmError as exc:
+                if exc.status is not None:  # Zendesk answered: no job was made
+                    self.submitted -= carried
+                raise
+
+        answer = self.retry.call(submit, only=_answered)
         job = answer.get("job_status") if isinstance(answer, dict) else None
         if not isinstance(job, dict) or not job.get("id"):
             raise CrmRetryable(f"Zendesk answered {path} without a job_status", crm=CRM)
         return str(job["id"])
+
+    def _get(self, path: str, params: dict[str, str]) -> dict[str, Any]:
+        return self._guarded(lambda: self.crm.get_json(self.session, path, params))
 
     def _wait(self, job_ids: list[str]) -> dict[str, dict[str, Any]]:
         """Poll every job in one call (show_many) until all are done or the deadline passes."""
@@ -323,9 +423,8 @@ class JobsBatch:
         done: dict[str, dict[str, Any]] = {}
         pause, deadline = self.policy.first_pause, self.deadline
         while pending:
-            answer = self.crm.get_json(
-                self.session, "/job_statuses/show_many.json", {"ids": ",".join(pending)}
-            )
+            ids = {"ids": ",".join(pending)}
+            answer = self.retry.call(lambda _n, ids=ids: self._get("/job_statuses/show_many.json", ids))
             for job in answer.get("job_statuses") or ():
                 if isinstance(job, dict) and job.get("id") in pending and job.get("status") in DONE:
                     done[str(job["id"])] = job

@@ -58,6 +58,7 @@ from hub.domain.errors import (
     CrmError,
     CrmRecordRejected,
     CrmRetryable,
+    CrmWriteNotSent,
 )
 from hub.ports import (
     ActivityWrite,
@@ -68,11 +69,13 @@ from hub.ports import (
     CustomerProfile,
     LinkResult,
     RecordRef,
+    RequesterDirectory,
 )
 
 from . import client
 from .batch import JobPolicy, JobsBatch
 from .errors import CRM, from_response, translated
+from .requesters import Requesters
 
 DEFAULT_CASE_OBJECT = "ticket"
 DEFAULT_ACTIVITY_OBJECT = "comment"
@@ -204,8 +207,10 @@ class ZendeskCRM(RetryViews):
         timeout: tuple[float, float] = (5.0, 30.0),
         retry: RetryPolicy | None = None,
         clock: Callable[[], float] = time.time,
+        requesters: RequesterDirectory | None = None,
     ) -> None:
         self.settings = settings
+        self.directory = requesters  # the hub's table of requesters (``requesters``), when given
         self.timeout = timeout
         self.case_object: str = getattr(getattr(mapping, "case", None), "object", None) or DEFAULT_CASE_OBJECT
         self.activity_object: str = (
@@ -267,15 +272,17 @@ class ZendeskCRM(RetryViews):
     def write_batch(self, writes: Sequence[BatchWrite]) -> list[LinkResult | Exception]:
         """``hub.ports.BatchingCRM``: bulk jobs for first attempts (see ``batch``); a write that may
         have landed already (``retrying``) takes the single path, which looks before it writes."""
-        # No retry inside the bulk call: a repeated create_many would make the tickets twice. The
-        # worker retries the writes, with ``retrying``, through the single path.
+        # The bulk call as a whole is never repeated (a second create_many would make the tickets
+        # twice): inside it, each submit Zendesk answered with a transient error and each poll is
+        # tried again under this view's policy. A write being retried goes alone under the same
+        # policy, each new try looking before it writes.
         once = self.without_retries()
         return split_batch(
             writes,
-            alone=lambda write: write_alone(once, write),
+            alone=lambda write: write_alone(self, write),
             together=lambda fresh: once._call(
                 lambda zenpy, session, _r: JobsBatch(
-                    once, session, zenpy, fresh, policy=self.job_policy
+                    once, session, zenpy, fresh, policy=self.job_policy, retry=self.retry
                 ).run(),
                 retrying=False,
             ),
@@ -340,12 +347,14 @@ class ZendeskCRM(RetryViews):
         """``work(zenpy, session, retrying)`` under the retry policy; each new try is ``retrying``."""
 
         def attempt(number: int) -> T:
-            self._refuse_until_allowed()
+            # Refused before sending: free on the first try; on a later one an earlier try may have
+            # landed, so the refusal must be charged (a free release would forget ``retrying``).
+            self.refuse_until_allowed(CrmWriteNotSent if number == 1 else CrmRetryable)
             try:
                 with self._calls() as (zenpy, session):
                     return work(zenpy, session, retrying or number > 1)
             except CrmError as exc:
-                self._note_failure(exc)
+                self.note_failure(exc)
                 raise
 
         result = self.retry.call(attempt)
@@ -353,20 +362,23 @@ class ZendeskCRM(RetryViews):
             self._account.auth_failure = None
         return result
 
-    def _refuse_until_allowed(self) -> None:
-        """No call before the last Retry-After has passed (the rate limit is the account's)."""
+    def refuse_until_allowed(self, refusal: type[CrmRetryable] = CrmWriteNotSent) -> None:
+        """No call before the last Retry-After has passed (the rate limit is the account's). A call
+        refused is ``refusal``: by default ``CrmWriteNotSent`` (back to the worker, free); a step
+        inside a bulk call passes ``CrmRetryable``, which its retry policy waits out when short."""
         now = self.clock()
         with self._account.lock:
             until = self._account.rate_limited_until
-        if until is not None and now < until:
-            raise CrmRetryable(
+        if until is not None and now < until:  # nothing sent: no attempt charged
+            raise refusal(
                 f"Zendesk asked for no calls until {_iso(until)} (Retry-After)",
                 crm=CRM,
                 status=429,
                 retry_after=until - now,
             )
 
-    def _note_failure(self, exc: CrmError) -> None:
+    def note_failure(self, exc: CrmError) -> None:
+        """Keep what a failure says about the account: an auth failure, a Retry-After."""
         account = self._account
         with account.lock:
             if isinstance(exc, CrmAuthExpired):
@@ -407,7 +419,7 @@ class ZendeskCRM(RetryViews):
                 return self.append_comment(session, existing, activity, retrying=True)
         ticket = self.new_ticket_body(case, activity)
         if "requester_id" not in ticket and "requester" not in ticket:
-            ticket.update(self.requester_for(case.customer, zenpy))
+            ticket.update(self.requester_for(case.customer, zenpy, session))
         try:
             response = self._send(
                 session,
@@ -576,17 +588,51 @@ class ZendeskCRM(RetryViews):
             user["phone"] = customer.phone
         return user
 
-    def requester_for(self, customer: CustomerProfile, zenpy: Zenpy | None = None) -> dict[str, Any]:
-        """The requester of a new ticket: known (id or email), a user made before, else
-        create_or_update a user keyed by the hub's customer key (with the phone when we have it)."""
+    def requester_for(
+        self,
+        customer: CustomerProfile,
+        zenpy: Zenpy | None = None,
+        session: client.BoundSession | None = None,
+    ) -> dict[str, Any]:
+        """The requester of a new ticket: known (id or email), recorded before (in memory or the
+        hub's table), an end user found by phone (adopted and recorded), else create_or_update a
+        user keyed by the hub's customer key (with the phone when we have it). Raises
+        ``CrmWriteNotSent`` while another worker resolves the same customer (see ``requesters``)."""
         known = self._known_requester(customer) or self.remembered_requester(customer.key)
         if known is not None:
             return known
-        zenpy = zenpy or self._client()[0]
-        with translated():
-            user = zenpy.users.create_or_update(User(**self.requester_user(customer)))
-        self.remember_requester(customer.key, int(user.id))
+        if zenpy is None or session is None:
+            zenpy, session = self._client()
+        helper = self.requesters()
+        resolution = helper.resolve(
+            {customer.key: customer}, lambda path, params: self.get_json(session, path, params)
+        )
+        if customer.key in resolution.busy:
+            raise resolution.busy[customer.key]
+        if customer.key in resolution.ids:
+            return {"requester_id": resolution.ids[customer.key]}
+        return self.make_requester(customer, zenpy)
+
+    def make_requester(self, customer: CustomerProfile, zenpy: Zenpy) -> dict[str, Any]:
+        """create_or_update the customer's user (keyed by the hub's customer key) and record it;
+        the caller holds the customer's claim (``requesters().resolve``), released on failure."""
+        helper = self.requesters()
+        try:
+            with translated():
+                user = zenpy.users.create_or_update(User(**self.requester_user(customer)))
+        except Exception:
+            helper.release([customer.key])
+            raise
+        helper.made({customer.key: int(user.id)})
         return {"requester_id": int(user.id)}
+
+    def requesters(self) -> Requesters:
+        """The hub's requester table (when given) around this account's in-memory cache."""
+        return Requesters(self.directory, self.remember_requester, self._recall)
+
+    def _recall(self, customer_key: str) -> int | None:
+        known = self.remembered_requester(customer_key)
+        return int(known["requester_id"]) if known is not None else None
 
     def remembered_requester(self, customer_key: str) -> dict[str, Any] | None:
         with self._account.lock:

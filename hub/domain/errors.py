@@ -10,7 +10,9 @@
         ├── OutreachError       an outreach provider (Twilio) failed: the tree at ``OutreachError``
         └── CrmError            a CRM call failed
             ├── CrmRetryable    transient (429, 5xx, timeout): retry, not before ``retry_after``
-            │   └── CrmWritePending  handed over, may still land: retry late, keep the case claim
+            │   ├── CrmWritePending  handed over, may still land: retry late, keep the case claim
+            │   └── CrmWriteNotSent  never sent (another record's failure stopped the batch, or
+            │                        another worker is making the same record): no attempt charged
             ├── CrmAuthExpired  the session expired: re-authenticate, then retry
             ├── CrmQuotaExhausted  the org's API quota is spent: pause until ``retry_after``
             └── CrmRecordRejected  permanent for this record: dead-letter it with the CRM's reason
@@ -140,6 +142,24 @@ class CrmWritePending(CrmRetryable):
     case claim meanwhile so no other event creates a second case."""
 
     code = "crm_write_pending"
+
+
+class CrmWriteNotSent(CrmRetryable):
+    """Nothing of this write reached the CRM: a failure that was not the record's own stopped its
+    batch before it was sent (``cause`` says which), or another worker is making a record it needs.
+    The worker releases the event without charging it an attempt."""
+
+    code = "crm_write_not_sent"
+
+    @classmethod
+    def stopped_by(cls, cause: CrmError) -> CrmWriteNotSent:
+        return cls(
+            f"not sent: the batch stopped at another record's failure ({cause.describe()})",
+            crm=cause.crm,
+            crm_code=cause.crm_code,
+            status=cause.status,
+            retry_after=cause.retry_after,
+        )
 
 
 def each_record_failure(exc: CrmError) -> CrmError:

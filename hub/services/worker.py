@@ -1,4 +1,18 @@
-"""The link worker: claim due inbox rows, link each, and decide retry or dead-letter in one place."""
+"""The link worker: claim due inbox rows, link each, and decide retry or dead-letter in one place.
+
+What each failure costs (``docs/reliability.md`` has the table):
+
+- the CRM rejected the record itself (``CrmRecordRejected``), or the configuration cannot write
+  it: dead at once, the dead-letter saying ``rejected: ...``;
+- a transient failure of the CRM (429, 5xx, timeout, a write of unknown fate, an expired session):
+  retried with backoff (never before Retry-After, at least every ``max_retry_delay``) until
+  ``transient_budget`` has passed since the event was accepted; then dead, saying ``retry budget
+  ... spent: ...``. A count of attempts never dead-letters it;
+- nothing was sent (``CrmWriteNotSent``: another record's failure stopped the batch first) or the
+  episode's case is being created by another event: released, no attempt charged;
+- the API quota is spent: the worker pauses, no attempt charged;
+- an unexpected exception (a bug): retried visibly, dead after ``max_attempts``.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +26,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
-from hub.domain.errors import ConfigError, CrmAction, CrmError
+from hub.domain.errors import ConfigError, CrmAction, CrmError, CrmWriteNotSent
 from hub.domain.retry import retry_delay
 from hub.ports import Clock
 from hub.services.link import CaseBeingCreated, Linked, Linker
@@ -22,6 +36,7 @@ from hub.store import inbox
 log = logging.getLogger(__name__)
 QUOTA_PAUSE_SECONDS = 900.0
 CASE_WAIT_SECONDS = 1.0  # how soon an event waiting for its episode's case is tried again
+NOT_SENT_WAIT_SECONDS = 5.0  # how soon a write its batch never sent is tried again (Retry-After wins)
 
 
 def worker_name() -> str:
@@ -34,7 +49,12 @@ class Worker:
     linker: Linker
     clock: Clock
     lease: timedelta = timedelta(seconds=120)
-    max_attempts: int = 10
+    max_attempts: int = 10  # unexpected failures (bugs) only: a CRM's transient faults run on time
+    # A transient CRM failure is retried until this long after the event was accepted.
+    transient_budget: timedelta = timedelta(hours=24)
+    # The longest wait between two tries of a transient failure (a Retry-After may be longer), so
+    # a backlog drains within minutes of the CRM coming back.
+    max_retry_delay: float = 300.0
     batch_size: int = 20
     # After a batch that did not fill up, wait this long before claiming again, so the events of a
     # burst gather into one batch (one CRM round trip) instead of trickling out one by one.
@@ -88,48 +108,48 @@ class Worker:
     def _settle(self, row: inbox.InboxRow, result: Linked | Exception) -> None:
         """Mark one row's outcome: linked already, or retry/dead-letter by what failed."""
         if isinstance(result, CaseBeingCreated):  # another event is creating the case: soon, for free
-            with self.engine.begin() as connection:
-                inbox.mark_retry(
-                    connection,
-                    row.id,
-                    owner=self.owner,
-                    error=result.describe(),
-                    at=self.clock.now() + timedelta(seconds=CASE_WAIT_SECONDS),
-                    count_attempt=False,
-                    status="pending",
-                )
+            self._release(row, result.describe(), CASE_WAIT_SECONDS)
+        elif isinstance(result, CrmWriteNotSent):  # never left: nothing to charge
+            self._release(row, result.describe(), max(result.retry_after or 0.0, NOT_SENT_WAIT_SECONDS))
         elif isinstance(result, CrmError):
             self._failed(row, result.describe(), result.action, result.retry_after)
         elif isinstance(result, ConfigError):
             self._failed(row, f"configuration: {result.message}", CrmAction.FAIL_RECORD, None)
         elif isinstance(result, Exception):  # a bug or unclassified failure: retry visibly, then dead-letter
             log.error("linking %s:%s failed unexpectedly", row.source, row.event_id, exc_info=result)
-            self._failed(row, f"unexpected {type(result).__name__}: {result}", CrmAction.RETRY, None)
+            if row.attempts >= self.max_attempts:
+                self._dead(row, f"unexpected {type(result).__name__} {row.attempts} times: {result}")
+            else:
+                self._retry(row, f"unexpected {type(result).__name__}: {result}", None)
         elif not result.recorded:
             log.warning("lost the lease on %s:%s; another worker finishes it", row.source, row.event_id)
 
+    def _release(self, row: inbox.InboxRow, error: str, wait: float) -> None:
+        """Back to the queue after ``wait`` seconds without charging an attempt (nothing failed)."""
+        with self.engine.begin() as connection:
+            inbox.mark_retry(
+                connection,
+                row.id,
+                owner=self.owner,
+                error=error,
+                at=self.clock.now() + timedelta(seconds=wait),
+                count_attempt=False,
+                status="pending",
+            )
+
     def _failed(self, row: inbox.InboxRow, error: str, action: CrmAction, retry_after: float | None) -> None:
         now = self.clock.now()
-        with self.engine.begin() as connection:
-            if action is CrmAction.FAIL_RECORD or (
-                action is CrmAction.RETRY and row.attempts >= self.max_attempts
-            ):
-                log.warning(
-                    "dead-lettered %s:%s after %d attempts: %s", row.source, row.event_id, row.attempts, error
-                )
-                inbox.mark_dead(connection, row.id, owner=self.owner, error=error)
-                worker_gave_up(
-                    action,
-                    dead=True,
-                    system=self.linker.crm.name,
-                    configuration=error.startswith("configuration"),
-                )
-                return
-            if action is CrmAction.PAUSE_FOR_QUOTA:
-                worker_gave_up(action, dead=False, system=self.linker.crm.name)
-                pause = retry_after or QUOTA_PAUSE_SECONDS
-                self.paused_until = now + timedelta(seconds=pause)
-                log.warning("CRM API quota exhausted; pausing this worker for %.0f s", pause)
+        system = self.linker.crm.name
+        if action is CrmAction.FAIL_RECORD:
+            worker_gave_up(action, dead=True, system=system, configuration=error.startswith("configuration"))
+            self._dead(row, f"rejected: {error}")
+            return
+        if action is CrmAction.PAUSE_FOR_QUOTA:
+            worker_gave_up(action, dead=False, system=system)
+            pause = retry_after or QUOTA_PAUSE_SECONDS
+            self.paused_until = now + timedelta(seconds=pause)
+            log.warning("CRM API quota exhausted; pausing this worker for %.0f s", pause)
+            with self.engine.begin() as connection:
                 inbox.mark_retry(
                     connection,
                     row.id,
@@ -138,8 +158,30 @@ class Worker:
                     at=self.paused_until,
                     count_attempt=False,
                 )
-                return
-            delay = retry_delay(row.attempts, retry_after=retry_after, rng=self.rng)
+            return
+        received = row.received_at or now
+        if now - received >= self.transient_budget:
+            hours = self.transient_budget.total_seconds() / 3600
+            worker_gave_up(action, dead=True, system=system)
+            self._dead(row, f"retry budget of {hours:g} h spent after {row.attempts} attempts: {error}")
+            return
+        self._retry(row, error, retry_after)
+
+    def _retry(self, row: inbox.InboxRow, error: str, retry_after: float | None) -> None:
+        """Charged an attempt; tried again after a backoff that never undercuts Retry-After."""
+        delay = retry_delay(row.attempts, retry_after=retry_after, cap=self.max_retry_delay, rng=self.rng)
+        with self.engine.begin() as connection:
             inbox.mark_retry(
-                connection, row.id, owner=self.owner, error=error, at=now + timedelta(seconds=delay)
+                connection,
+                row.id,
+                owner=self.owner,
+                error=error,
+                at=self.clock.now() + timedelta(seconds=delay),
             )
+
+    def _dead(self, row: inbox.InboxRow, error: str) -> None:
+        log.warning(
+            "dead-lettered %s:%s after %d attempts: %s", row.source, row.event_id, row.attempts, error
+        )
+        with self.engine.begin() as connection:
+            inbox.mark_dead(connection, row.id, owner=self.owner, error=error)

@@ -34,6 +34,7 @@ class InboxRow:
     payload: str
     attempts: int
     status: str
+    received_at: datetime | None = None  # when the event was accepted: the retry budget runs from it
 
 
 def add_event(connection: Connection, *, source: str, event_id: str, payload: str, now: datetime) -> bool:
@@ -78,7 +79,13 @@ def claim_due(
     )
     rows = connection.execute(
         select(
-            inbox.c.id, inbox.c.source, inbox.c.event_id, inbox.c.payload, inbox.c.attempts, inbox.c.status
+            inbox.c.id,
+            inbox.c.source,
+            inbox.c.event_id,
+            inbox.c.payload,
+            inbox.c.attempts,
+            inbox.c.status,
+            inbox.c.received_at,
         )
         .where(inbox.c.id.in_(ids))
         .order_by(inbox.c.id)

@@ -5,6 +5,7 @@ import hub.store.deflection_tables  # deflection_decisions
 import hub.store.metrics_tables  # metric_contacts, metric_inquiries, metric_daily, ...
 import hub.store.panel_tables  # disposition_corrections, panel_actions
 import hub.store.recovery_tables  # recovery_plans, recovery_attempts, recovery_audit, ...
+import hub.store.requester_tables  # crm_requesters
 import hub.store.sla_tables  # sla_events, sla_clocks, sla_actions
 import hub.store.webhook_tables  # noqa: F401  (webhook_deliveries)
 from hub.store.tables import metadata

@@ -115,9 +115,11 @@ def test_a_burst_of_new_cases_and_appends_costs_a_few_calls(sandbox: Sandbox, cr
     assert [r.case.id for r in results[40:]] == [seeds[n % 5].case.id for n in range(10)]
     if crm_name == "salesforce":  # the cases, updates and appended tasks; then the new cases' tasks
         assert calls.sent == [("POST", "/services/data/v59.0/composite")] * 2
-    else:  # phase 0: the phone-only requesters, the email customers' tickets and one update per seed
-        # ticket (its two outcomes in one note); phase 1: the phone-only customers' tickets
+    else:  # the 20 phone-only customers looked up by phone (one search), none found; phase 0: their
+        # users, the email customers' tickets and one update per seed ticket (its two outcomes in one
+        # note); phase 1: the phone-only customers' tickets
         assert calls.sent == [
+            ("GET", "/api/v2/users/search.json"),
             ("POST", "/api/v2/users/create_or_update_many.json"),
             ("POST", "/api/v2/tickets/create_many.json"),
             ("PUT", "/api/v2/tickets/update_many.json"),

@@ -292,9 +292,23 @@ def test_a_known_email_becomes_the_requester_object(
     zendesk_oas(mocked.calls[0])
 
 
+def pin_phone_search(mocked: responses.RequestsMock, *digits: str, users: list[Any] | None = None) -> None:
+    """``users/search`` for end users with these phones (Talk's lookup); none found by default."""
+    mocked.get(
+        f"{API}/users/search.json",
+        match=[
+            matchers.query_param_matcher(
+                {"query": " ".join(["role:end-user", *(f"phone:{d}" for d in digits)])}
+            )
+        ],
+        json={"users": users or [], "next_page": None, "previous_page": None, "count": len(users or [])},
+    )
+
+
 def test_a_phone_only_customer_is_created_or_updated_first(
     mocked: responses.RequestsMock, crm: ZendeskCRM, sent: Any, zendesk_oas: Any
 ) -> None:
+    pin_phone_search(mocked, "14155550100")
     mocked.post(
         f"{API}/users/create_or_update.json",
         json={
@@ -306,8 +320,13 @@ def test_a_phone_only_customer_is_created_or_updated_first(
 
     crm.create_case(case_write(customer(name=None)), activity_write(), retrying=False)
 
-    assert sent() == [("POST", f"{API}/users/create_or_update.json"), ("POST", f"{API}/tickets.json")]
-    user_call, ticket_call = mocked.calls
+    assert sent() == [
+        ("GET", f"{API}/users/search.json?query=role%3Aend-user+phone%3A14155550100"),
+        ("POST", f"{API}/users/create_or_update.json"),
+        ("POST", f"{API}/tickets.json"),
+    ]
+    search_call, user_call, ticket_call = mocked.calls
+    assert zendesk_oas(search_call) in ("SearchUsers", None)
     assert json.loads(user_call.request.body) == {
         "user": {"name": "+14155550100", "phone": "+14155550100", "external_id": "cus_7"}
     }
@@ -664,6 +683,7 @@ def test_failures_inside_zenpy_are_classified_by_the_same_table(
     status: int | None,
     retry_after: float | None,
 ) -> None:
+    pin_phone_search(mocked, "14155550100")
     mocked.post(f"{API}/users/create_or_update.json", **answer)
 
     with pytest.raises(CrmError) as caught:
@@ -671,7 +691,7 @@ def test_failures_inside_zenpy_are_classified_by_the_same_table(
 
     _check(caught.value, error, status, retry_after)
     assert caught.value.__cause__ is not None  # raised from zenpy's or requests' exception
-    assert len(mocked.calls) == 1  # zenpy did not sleep and try again
+    assert len(mocked.calls) == 2  # the phone search, then the user call: zenpy did not try again
 
 
 def test_record_invalid_keeps_zendesks_code_and_description(

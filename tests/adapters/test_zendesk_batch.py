@@ -15,7 +15,7 @@ from responses import matchers
 from adapters.zendesk import ZendeskCRM
 from adapters.zendesk.batch import JobPolicy
 from adapters.zendesk.crm import comment_body
-from hub.domain.errors import CrmRecordRejected, CrmRetryable, CrmWritePending
+from hub.domain.errors import CrmRecordRejected, CrmRetryable, CrmWriteNotSent, CrmWritePending
 from hub.ports import BatchWrite, CaseWrite, CustomerProfile, LinkResult, RecordRef
 from tests.adapters.conftest import FakeTime
 from tests.adapters.test_zendesk import (
@@ -27,6 +27,7 @@ from tests.adapters.test_zendesk import (
     activity_write,
     case_write,
     customer,
+    pin_phone_search,
     write_answer,
 )
 from tests.adapters.test_zendesk import crm as crm_fixture
@@ -49,6 +50,8 @@ def _every_request_matches_the_oas(mocked: responses.RequestsMock, zendesk_oas: 
 @pytest.fixture
 def fake_time_crm(crm: ZendeskCRM, fake_time: FakeTime) -> ZendeskCRM:
     crm.job_policy = JobPolicy(sleep=fake_time.sleep, monotonic=fake_time)
+    crm.retry = crm.retry.with_sleep(fake_time.sleep)
+    crm.clock = fake_time  # the account's Retry-After runs on the same clock as the waits
     return crm
 
 
@@ -161,6 +164,7 @@ def test_a_burst_is_three_jobs_in_two_phases_and_every_record_gets_its_result(
 ) -> None:
     """Phase 0: the requesters' job beside the first round of updates, polled together; phase 1:
     the tickets that waited for their requesters."""
+    pin_phone_search(mocked, *(f"1415555{n:04d}" for n in (1, 2, 3)))  # nobody has these phones
     pin_job(
         mocked,
         responses.POST,
@@ -264,7 +268,7 @@ def test_a_failed_record_fails_alone_and_a_job_past_its_deadline_is_left_to_the_
     assert "Priority: is invalid" in rejected.message
     # The update may still land: retried only after the job has surely settled, looking first.
     assert isinstance(late, CrmWritePending) and "still running" in late.message
-    assert late.retry_after == 300.0
+    assert late.retry_after == 60.0
     assert fake_time.waits == [0.5, 1.0]  # then the next pause would pass the 3 s deadline
 
 
@@ -278,6 +282,7 @@ def test_without_bulk_user_imports_requesters_are_made_one_by_one_and_never_in_b
         json={"error": "Forbidden", "description": "You do not have access to this page."},
     )
     for batch, numbers in enumerate(((1, 2, 3), (4, 5, 6))):
+        pin_phone_search(mocked, *(f"1415555{n:04d}" for n in numbers))
         for n in numbers:
             answer = {
                 "user": {"id": 6130907993200 + n, "name": f"Customer {n}", "url": f"{API}/users/{n}.json"}
@@ -390,8 +395,69 @@ def test_outcomes_for_one_ticket_share_one_note_and_a_retry_finds_each_marker_in
     assert again.activity == RecordRef("zendesk", "comment", "77", False)  # found, nothing written again
 
 
-def test_a_failure_after_a_job_was_submitted_leaves_its_writes_pending_and_the_rest_retryable(
+def test_a_job_zendesk_refuses_through_the_retries_fails_its_own_records_and_the_other_job_is_followed(
+    mocked: responses.RequestsMock, fake_time_crm: ZendeskCRM, fake_time: FakeTime
+) -> None:
+    """update_many answered 503 on every try (3, inside the call): its records fail with it (charged,
+    retried later); the create job submitted beside it is still polled and its records linked."""
+    known = customer(external_ids={"zendesk_user": str(USER_ID)})
+    pin_job(
+        mocked,
+        responses.POST,
+        "/tickets/create_many.json",
+        {"tickets": [new_ticket(n, USER_ID) for n in (1, 2, 3)]},
+        "V3-create",
+    )
+    for _ in range(3):
+        mocked.add(
+            responses.PUT,
+            f"{API}/tickets/update_many.json",
+            status=503,
+            json={"error": "ServiceUnavailable", "description": "Down for maintenance"},
+        )
+    pin_poll(
+        mocked,
+        "V3-create",
+        job("V3-create", [created(i, NEW_TICKETS[i]) for i in range(3)]),
+    )
+    writes = [new_case(n, known) for n in (1, 2, 3)] + [append(n, OTHER_TICKETS[n - 4]) for n in (4, 5, 6)]
+
+    results = fake_time_crm.write_batch(writes)
+
+    assert [type(r).__name__ for r in results] == ["LinkResult"] * 3 + ["CrmRetryable"] * 3
+    assert all(isinstance(r, CrmRetryable) and r.status == 503 for r in results[3:])
+    assert len(fake_time.waits) == 2  # two waits between the three tries of the submit
+
+
+def test_a_submit_of_unknown_fate_is_never_repeated_and_its_records_are_reconciled_later(
     mocked: responses.RequestsMock, fake_time_crm: ZendeskCRM
+) -> None:
+    """A read timeout after create_many left: a job may exist, so the submit is not sent again; its
+    records are pending (looked up before any new write), the update job beside it is followed."""
+    import requests
+
+    known = customer(external_ids={"zendesk_user": str(USER_ID)})
+    mocked.add(responses.POST, f"{API}/tickets/create_many.json", body=requests.ReadTimeout("read timed out"))
+    pin_job(
+        mocked,
+        responses.PUT,
+        "/tickets/update_many.json",
+        {"tickets": [ticket_update(n, OTHER_TICKETS[n - 4]) for n in (4, 5, 6)]},
+        "V3-update",
+    )
+    pin_poll(mocked, "V3-update", job("V3-update", [updated(t) for t in OTHER_TICKETS]))
+    writes = [new_case(n, known) for n in (1, 2, 3)] + [append(n, OTHER_TICKETS[n - 4]) for n in (4, 5, 6)]
+
+    results = fake_time_crm.write_batch(writes)
+
+    assert [type(r).__name__ for r in results] == ["CrmWritePending"] * 3 + ["LinkResult"] * 3
+    pending = results[0]
+    assert isinstance(pending, CrmWritePending) and pending.retry_after == 60.0
+    assert "fate is unknown" in pending.message
+
+
+def test_a_failed_poll_is_tried_again_inside_the_call_honoring_retry_after(
+    mocked: responses.RequestsMock, fake_time_crm: ZendeskCRM, fake_time: FakeTime
 ) -> None:
     known = customer(external_ids={"zendesk_user": str(USER_ID)})
     pin_job(
@@ -402,17 +468,18 @@ def test_a_failure_after_a_job_was_submitted_leaves_its_writes_pending_and_the_r
         "V3-create",
     )
     mocked.add(
-        responses.PUT,
-        f"{API}/tickets/update_many.json",
-        status=503,
-        json={"error": "ServiceUnavailable", "description": "Down for maintenance"},
+        responses.GET,
+        f"{API}/job_statuses/show_many.json",
+        status=429,
+        headers={"Retry-After": "3"},
+        json={"error": "APIRateLimitExceeded", "description": "Too many requests"},
     )
-    writes = [new_case(n, known) for n in (1, 2, 3)] + [append(n, OTHER_TICKETS[n - 4]) for n in (4, 5, 6)]
+    pin_poll(mocked, "V3-create", job("V3-create", [created(i, NEW_TICKETS[i]) for i in range(3)]))
 
-    results = fake_time_crm.write_batch(writes)
+    results = fake_time_crm.write_batch([new_case(n, known) for n in (1, 2, 3)])
 
-    assert [type(r).__name__ for r in results] == ["CrmWritePending"] * 3 + ["CrmRetryable"] * 3
-    assert not any(isinstance(r, CrmWritePending) for r in results[3:])  # never sent: retried at once
+    assert [type(r).__name__ for r in results] == ["LinkResult"] * 3
+    assert fake_time.waits == [3.0]  # exactly Retry-After, never less
 
 
 def test_more_than_100_new_tickets_are_two_jobs_polled_together(
@@ -468,6 +535,7 @@ def test_a_rejected_note_merged_from_several_outcomes_is_retried_alone(
 def test_requesters_without_an_index_in_the_results_are_matched_by_external_id_never_by_position(
     mocked: responses.RequestsMock, fake_time_crm: ZendeskCRM
 ) -> None:
+    pin_phone_search(mocked, *(f"1415555{n:04d}" for n in (1, 2, 3)))
     pin_job(
         mocked,
         responses.POST,
@@ -505,18 +573,24 @@ def test_requesters_without_an_index_in_the_results_are_matched_by_external_id_n
     assert all(isinstance(r, LinkResult) for r in results)
 
 
-def test_retries_during_an_outage_stop_at_the_first_failure_and_never_wait_in_the_call(
-    mocked: responses.RequestsMock, fake_time_crm: ZendeskCRM
+def test_retries_during_an_outage_stop_at_the_first_failure_and_release_the_rest_unsent(
+    mocked: responses.RequestsMock, fake_time_crm: ZendeskCRM, fake_time: FakeTime
 ) -> None:
-    mocked.add(
-        responses.GET,
-        f"{API}/tickets/{TICKET_ID}/comments.json",
-        status=503,
-        json={"error": "ServiceUnavailable", "description": "Down for maintenance"},
-    )
+    """The first retry meets a 503 on each of its 3 tries (bounded, inside the call): it alone is
+    charged; the other two were never sent and say so (``CrmWriteNotSent``: no attempt charged)."""
+    for _ in range(3):
+        mocked.add(
+            responses.GET,
+            f"{API}/tickets/{TICKET_ID}/comments.json",
+            status=503,
+            json={"error": "ServiceUnavailable", "description": "Down for maintenance"},
+        )
     retries = [BatchWrite(**{**vars(append(n, TICKET_ID)), "retrying": True}) for n in (1, 2, 3)]
 
     results = fake_time_crm.write_batch(retries)
 
     assert all(isinstance(r, CrmRetryable) and r.status == 503 for r in results)
-    assert len(mocked.calls) == 1  # the other two were never sent
+    assert type(results[0]) is CrmRetryable
+    assert [type(r) for r in results[1:]] == [CrmWriteNotSent] * 2
+    assert "not sent" in results[1].message
+    assert len(mocked.calls) == 3 and len(fake_time.waits) == 2  # the other two were never sent

@@ -46,7 +46,7 @@ def test_a_refused_picklist_value_is_dead_lettered_then_replayed_after_the_fix(
     with sqlite_engine.connect() as connection:
         [dead] = inbox.dead_letters(connection)
     assert dead["last_error"] == (
-        "salesforce 400 INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST: "
+        "rejected: salesforce 400 INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST: "
         "Case: Case Origin: bad value for restricted picklist field: Live chat (fields: Origin)"
     )
     assert hub.sandbox.records("salesforce", "Case") == []  # allOrNone: no Case without its Task

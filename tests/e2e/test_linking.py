@@ -184,18 +184,40 @@ def test_a_record_the_crm_rejects_goes_to_the_dead_letter_with_its_reason(post, 
     link_all(hub)
     state = status(post, "a")
     assert state["status"] == "dead"
-    assert state["last_error"] == "zendesk 422 RecordInvalid: Custom field 360000000001 value is invalid"
+    assert state["last_error"] == (
+        "rejected: zendesk 422 RecordInvalid: Custom field 360000000001 value is invalid"
+    )
 
 
-def test_retries_end_in_the_dead_letter_after_max_attempts(post, hub, fake_crm, clock):
-    fake_crm.fail_next.extend(CrmRetryable("503", crm="zendesk", status=503) for _ in range(10))
+def test_transient_failures_are_retried_for_the_time_budget_not_a_count(post, hub, fake_crm, clock):
+    """Thirty 503s in a row do not dead-letter an event; it links when the CRM answers again."""
+    fake_crm.fail_next.extend(CrmRetryable("503", crm="zendesk", status=503) for _ in range(30))
     post(event_id="a")
     worker = hub.new_worker()
-    for _ in range(10):
+    for _ in range(30):
+        assert worker.run_once() == 1
+        assert status(post, "a")["status"] == "failed"
+        clock.advance(minutes=10)  # past any backoff (capped at 5 min + jitter)
+    assert worker.drain() == 1
+    assert status(post, "a")["status"] == "linked"
+    assert status(post, "a")["attempts"] == 31
+
+
+def test_transient_failures_end_in_the_dead_letter_once_the_budget_is_spent(post, hub, fake_crm, clock):
+    fake_crm.fail_next.extend(CrmRetryable("503", crm="zendesk", status=503) for _ in range(400))
+    post(event_id="a")
+    worker = hub.new_worker()
+    assert worker.transient_budget == timedelta(hours=24)
+    for _ in range(23 * 6):  # 23 hours of tries every 10 minutes: still retried
         worker.run_once()
-        clock.advance(hours=2)
-    assert status(post, "a")["status"] == "dead"
-    assert status(post, "a")["attempts"] == 10
+        clock.advance(minutes=10)
+    assert status(post, "a")["status"] == "failed"
+    clock.advance(hours=1)
+    worker.run_once()
+    state = status(post, "a")
+    assert state["status"] == "dead"
+    assert state["last_error"].startswith("retry budget of 24 h spent after ")
+    assert state["last_error"].endswith(": zendesk 503: 503")
 
 
 def test_quota_exhaustion_pauses_the_worker_without_burning_attempts(post, hub, fake_crm, clock):
