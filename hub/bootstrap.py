@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from hub.domain.errors import ConfigError, Problem
+from hub.logs import register_secrets, secret_values
 from hub.mappings import Mappings, load_mappings
 from hub.ports import CRM, AdapterConfig, Clock, WebhookSource
 from hub.services.clock import SystemClock
@@ -123,7 +124,8 @@ def build_hub(
     settings: Settings, *, clock: Clock | None = None, crm: CRM | None = None, engine: Engine | None = None
 ) -> Hub:
     clock = clock or SystemClock()
-    engine = engine or make_engine(settings.database_url)
+    engine = engine or make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    register_secrets(secret_values(settings.environment, settings.webhook_secret, settings.api_token))
     mappings = load_mappings(settings.mappings_dir)
     if settings.crm not in mappings.crms:
         raise ConfigError(

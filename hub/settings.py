@@ -17,6 +17,9 @@ from hub.domain.errors import ConfigError, Problem
 
 PREFIX = "CTIHUB_"
 CRM_NAMES = ("zendesk", "salesforce")
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+SQLITE_SYNCHRONOUS = ("full", "normal")
 
 
 def _read_env_file(path: Path) -> dict[str, str]:
@@ -80,6 +83,12 @@ class Settings:
     link_batch_window_seconds: float = 1.0  # how long a worker lets a burst gather into one batch
     crm_connect_timeout: float = 5.0
     crm_read_timeout: float = 30.0
+    log_format: str = "text"  # or "json": one object per line
+    log_level: str = "INFO"
+    # Embedded SQLite only: FULL syncs the WAL at every commit, so an acknowledged event survives a
+    # power loss (as on PostgreSQL); NORMAL survives a crash of the process but not of the machine.
+    sqlite_synchronous: str = "full"
+    scheduler_interval_seconds: float = 60.0  # each tick runs once per interval, on the leader
     crm_settings: Mapping[str, Mapping[str, str]] = field(default_factory=dict, repr=False)
     # Every CTIHUB_* value (secret files resolved), for areas that read their own settings
     # through ``value`` and a typed dataclass of their own.
@@ -118,6 +127,12 @@ class Settings:
             ),
             crm_connect_timeout=_number(values, "CRM_CONNECT_TIMEOUT", cls.crm_connect_timeout),
             crm_read_timeout=_number(values, "CRM_READ_TIMEOUT", cls.crm_read_timeout),
+            log_format=(values.get(f"{PREFIX}LOG_FORMAT") or cls.log_format).lower(),
+            log_level=(values.get(f"{PREFIX}LOG_LEVEL") or cls.log_level).upper(),
+            sqlite_synchronous=(values.get(f"{PREFIX}SQLITE_SYNCHRONOUS") or cls.sqlite_synchronous).lower(),
+            scheduler_interval_seconds=_number(
+                values, "SCHEDULER_INTERVAL_SECONDS", cls.scheduler_interval_seconds
+            ),
             crm_settings=crm_settings,
             environment=values,
         )
@@ -139,5 +154,19 @@ class Settings:
             problems.append(Problem(f"{PREFIX}LINK_BATCH_SIZE", "must be between 1 and 1000"))
         if not 0 <= self.link_batch_window_seconds <= 60:
             problems.append(Problem(f"{PREFIX}LINK_BATCH_WINDOW_SECONDS", "must be between 0 and 60"))
+        if self.log_format not in LOG_FORMATS:
+            problems.append(Problem(f"{PREFIX}LOG_FORMAT", f"must be text or json, not {self.log_format!r}"))
+        if self.log_level not in LOG_LEVELS:
+            known = ", ".join(LOG_LEVELS)
+            problems.append(Problem(f"{PREFIX}LOG_LEVEL", f"must be one of {known}, not {self.log_level!r}"))
+        if self.sqlite_synchronous not in SQLITE_SYNCHRONOUS:
+            problems.append(
+                Problem(
+                    f"{PREFIX}SQLITE_SYNCHRONOUS",
+                    f"must be full or normal, not {self.sqlite_synchronous!r}",
+                )
+            )
+        if self.scheduler_interval_seconds < 1:
+            problems.append(Problem(f"{PREFIX}SCHEDULER_INTERVAL_SECONDS", "must be at least 1"))
         if problems:
             raise ConfigError("invalid settings", problems)

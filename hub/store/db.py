@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL"}
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Build the engine for ``url``; creates the SQLite file's directory when needed."""
+
+def make_engine(url: str, *, sqlite_synchronous: str = "full", **kwargs: Any) -> Engine:
+    """Build the engine for ``url``; creates the SQLite file's directory when needed.
+
+    ``sqlite_synchronous`` (``CTIHUB_SQLITE_SYNCHRONOUS``): ``full`` (default) syncs the WAL at
+    every commit, so a committed event survives a power loss; ``normal`` only survives a crash of
+    the process. It has no effect on PostgreSQL (configure ``synchronous_commit`` there).
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        if sqlite_synchronous not in SYNCHRONOUS:
+            raise ValueError(f"sqlite_synchronous must be full or normal, not {sqlite_synchronous!r}")
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         connect_args = {"check_same_thread": False, "timeout": 30}
+        kwargs.setdefault("hide_parameters", True)
         engine = create_engine(parsed, connect_args=connect_args, **kwargs)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", partial(_sqlite_pragmas, SYNCHRONOUS[sqlite_synchronous]))
         # pysqlite's own transaction handling defers BEGIN; we emit it ourselves so that a
         # transaction that will write takes the lock at its start instead of failing on upgrade.
         event.listen(engine, "begin", _sqlite_begin)
@@ -27,6 +38,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     # No pre-ping: it costs a SELECT 1 round trip per transaction on the ingest path. A connection
     # the server dropped fails its request once (nothing was acknowledged, the platform retries) and
     # SQLAlchemy then discards the pool's stale connections; recycling bounds their age.
+    kwargs.setdefault("hide_parameters", True)  # bound values (phones, emails) stay out of errors and logs
     kwargs.setdefault("pool_pre_ping", False)
     kwargs.setdefault("pool_recycle", 1800)
     kwargs.setdefault("pool_size", 10)
@@ -34,11 +46,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(parsed, **kwargs)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(synchronous: str, dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None  # autocommit at the driver; SQLAlchemy issues BEGIN
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA synchronous={synchronous}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()

@@ -2,6 +2,7 @@
 
 import hub.store.dedup_tables  # case_claims, ambiguous_matches, dedup_audit, ...
 import hub.store.deflection_tables  # deflection_decisions
+import hub.store.leases  # leases (the scheduler's leadership)
 import hub.store.recovery_tables  # recovery_plans, recovery_attempts, recovery_audit, ...
 import hub.store.sla_tables  # sla_events, sla_clocks, sla_actions
 import hub.store.webhook_tables  # noqa: F401  (webhook_deliveries)

@@ -8,7 +8,7 @@ from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-from hub.domain.errors import AuthError, ConfigError, HubError, Problem, ValidationFailed
+from hub.domain.errors import AuthError, ConfigError, ExternalCallError, HubError, Problem, ValidationFailed
 from hub.services.validation import MalformedBody
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,12 @@ def register(app: Flask) -> None:
         status = _status_for(error)
         if status >= 500:
             log.error("request failed: %s", error.message)
-        response = error_response(status, error.code, error.message, error.problems)
+        message, problems = error.message, error.problems
+        if isinstance(error, ExternalCallError):
+            # The other system's text may echo what was sent (a phone number, an email): the caller
+            # gets where it failed, the masked log gets the rest.
+            message, problems = f"{error.origin()} failed; details are in the hub's log", []
+        response = error_response(status, error.code, message, problems)
         if status == 401:
             body, code = response  # type: ignore[misc]
             body.headers["WWW-Authenticate"] = "Bearer"
