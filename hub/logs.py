@@ -26,7 +26,8 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Settings whose values are secrets: masked wherever they would appear in a log line.
 _SECRET_NAME = re.compile(r"(SECRET|TOKEN|PASSWORD|PRIVATE_KEY|API_KEY|_KEY)$")
 REDACTOR = Redactor()
-_QUIET = {"alembic": logging.WARNING, "apscheduler": logging.WARNING}
+# SQLAlchemy's statement echo stays off even at DEBUG (it is a development aid, not a log).
+_QUIET = {"alembic": logging.WARNING, "apscheduler": logging.WARNING, "sqlalchemy": logging.WARNING}
 
 
 def secret_values(environment: Mapping[str, str], *extra: str | None) -> list[str]:
@@ -142,6 +143,17 @@ def protect_all_handlers(log_format: str | None = None) -> None:
         protect_handler(logging.lastResort)
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time (test runners swap it)."""
+
+    def __init__(self) -> None:
+        logging.Handler.__init__(self)
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+
 def setup_logging(
     *,
     level: int | str = logging.INFO,
@@ -160,7 +172,7 @@ def setup_logging(
     for handler in list(root.handlers):
         if getattr(handler, "_ctihub", False):
             root.removeHandler(handler)
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = logging.StreamHandler(stream) if stream is not None else StderrHandler()
     handler._ctihub = True  # type: ignore[attr-defined]
     protect_handler(handler, log_format)
     root.addHandler(handler)

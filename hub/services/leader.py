@@ -20,7 +20,7 @@ from datetime import timedelta
 from typing import Protocol
 
 from sqlalchemy import Connection, Engine, create_engine, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from hub.ports import Clock
@@ -64,7 +64,7 @@ class LeaseLeadership:
                 held = leases.acquire(
                     connection, self.name, owner=self.owner, now=self.clock.now(), ttl=self.ttl
                 )
-        except DBAPIError:
+        except SQLAlchemyError:
             log.exception("leadership check failed; not leading until the next check")
             held = False
         _log_change(self.name, self.owner, self.leading, held)
@@ -104,7 +104,7 @@ class AdvisoryLockLeadership:
             try:
                 self.connection.execute(text("SELECT 1"))
                 return True
-            except DBAPIError:
+            except SQLAlchemyError:
                 log.warning("%s lost its %s lock connection; stepping down", self.owner, self.name)
                 self._drop()
                 return False
@@ -114,7 +114,7 @@ class AdvisoryLockLeadership:
             got = connection.execute(
                 text("SELECT pg_try_advisory_lock(:key)"), {"key": advisory_key(self.name)}
             ).scalar()
-        except DBAPIError:
+        except SQLAlchemyError:
             log.exception("leadership check failed; not leading until the next check")
             got = False
         if got:
@@ -129,7 +129,7 @@ class AdvisoryLockLeadership:
         if self.connection is not None:
             try:
                 self.connection.close()
-            except DBAPIError:
+            except SQLAlchemyError:
                 log.debug("closing a broken lock connection failed", exc_info=True)
             self.connection = None
 
@@ -139,7 +139,7 @@ class AdvisoryLockLeadership:
                 self.connection.execute(
                     text("SELECT pg_advisory_unlock(:key)"), {"key": advisory_key(self.name)}
                 )
-            except DBAPIError:
+            except SQLAlchemyError:
                 log.debug("unlocking failed; closing the connection releases the lock", exc_info=True)
             self._drop()
             log.info("%s left the %s role", self.owner, self.name)
