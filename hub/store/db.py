@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from hub.store.sqlite_gate import GatedConnection, gate_path
+
 SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL"}
 
 
@@ -23,12 +25,14 @@ def make_engine(url: str, *, sqlite_synchronous: str = "full", **kwargs: Any) ->
     if parsed.get_backend_name() == "sqlite":
         if sqlite_synchronous not in SYNCHRONOUS:
             raise ValueError(f"sqlite_synchronous must be full or normal, not {sqlite_synchronous!r}")
+        gate = None
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        connect_args = {"check_same_thread": False, "timeout": 30}
+            gate = gate_path(parsed.database)
+        connect_args = {"check_same_thread": False, "timeout": 30, "factory": GatedConnection}
         kwargs.setdefault("hide_parameters", True)
         engine = create_engine(parsed, connect_args=connect_args, **kwargs)
-        event.listen(engine, "connect", partial(_sqlite_pragmas, SYNCHRONOUS[sqlite_synchronous]))
+        event.listen(engine, "connect", partial(_sqlite_pragmas, SYNCHRONOUS[sqlite_synchronous], gate))
         # pysqlite's own transaction handling defers BEGIN; we emit it ourselves so that a
         # transaction that will write takes the lock at its start instead of failing on upgrade.
         event.listen(engine, "begin", _sqlite_begin)
@@ -46,8 +50,10 @@ def make_engine(url: str, *, sqlite_synchronous: str = "full", **kwargs: Any) ->
     return create_engine(parsed, **kwargs)
 
 
-def _sqlite_pragmas(synchronous: str, dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(synchronous: str, gate: str | None, dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None  # autocommit at the driver; SQLAlchemy issues BEGIN
+    if gate is not None:
+        dbapi_connection.open_gate(gate)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA synchronous={synchronous}")
@@ -62,6 +68,8 @@ def _sqlite_begin(connection: Any) -> None:
     Mark a read-only connection with ``connection.execution_options(readonly=True)``.
     """
     readonly = connection.get_execution_options().get("readonly", False)
+    if not readonly:
+        connection.connection.dbapi_connection.enter_gate()  # see hub.store.sqlite_gate
     connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
