@@ -124,7 +124,7 @@ def build_hub(
     settings: Settings, *, clock: Clock | None = None, crm: CRM | None = None, engine: Engine | None = None
 ) -> Hub:
     clock = clock or SystemClock()
-    engine = engine or make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    engine = engine or make_engine(settings.database_url, **settings.engine_options())
     register_secrets(secret_values(settings.environment, settings.webhook_secret, settings.api_token))
     mappings = load_mappings(settings.mappings_dir)
     if settings.crm not in mappings.crms:

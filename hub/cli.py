@@ -66,7 +66,7 @@ def _prepare_schema(settings: Settings, engine: Any) -> None:
 def _engine(settings: Settings) -> Any:
     from hub.store.db import make_engine
 
-    return make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    return make_engine(settings.database_url, **settings.engine_options())
 
 
 def _build(settings: Settings) -> Any:
@@ -287,7 +287,8 @@ def demo(crm: str, events: int, seed: int, port: int, keep_running: bool) -> Non
         for leftover in DEMO_DATABASE.parent.glob(f"{DEMO_DATABASE.name}*"):
             leftover.unlink()
         settings = replace(settings, database_url=f"sqlite:///{DEMO_DATABASE}")
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    for noisy in ("werkzeug", "ctihub.access"):  # the summary is the demo's output, not each request
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     embedded = EmbeddedHub(_build(settings), "127.0.0.1", port).start()
     try:
         ok = run_demo(embedded, events=events, seed=seed)
@@ -313,7 +314,8 @@ def db_upgrade() -> None:
     from hub.store.db import make_engine
 
     settings = _settings()
-    engine = make_engine(settings.database_url)
+    # No statement timeout: a migration may build an index on a large table.
+    engine = make_engine(settings.database_url, **{**settings.engine_options(), "statement_timeout_ms": 0})
     migrate.upgrade(engine)
     click.echo(f"database at revision {migrate.current_revision(engine)}")
 
@@ -324,7 +326,8 @@ def db_current() -> None:
     from hub.store import migrate
     from hub.store.db import make_engine
 
-    engine = make_engine(_settings().database_url)
+    settings = _settings()
+    engine = make_engine(settings.database_url, **settings.engine_options())
     current, head = migrate.current_revision(engine), migrate.head_revision()
     click.echo(f"current: {current or 'empty'}  latest: {head}")
     sys.exit(0 if current == head else 1)
@@ -362,7 +365,8 @@ def inbox_status() -> None:
     from hub.store import inbox as inbox_store
     from hub.store.db import make_engine
 
-    engine = make_engine(_settings().database_url)
+    settings = _settings()
+    engine = make_engine(settings.database_url, **settings.engine_options())
     with engine.connect().execution_options(readonly=True) as connection:
         counts = inbox_store.counts_by_status(connection)
         dead = inbox_store.dead_letters(connection)
@@ -382,7 +386,8 @@ def inbox_replay(source: str | None, event_id: str | None) -> None:
     from hub.store import inbox as inbox_store
     from hub.store.db import make_engine
 
-    engine = make_engine(_settings().database_url)
+    settings = _settings()
+    engine = make_engine(settings.database_url, **settings.engine_options())
     with engine.begin() as connection:
         count = inbox_store.replay_dead(connection, now=SystemClock().now(), source=source, event_id=event_id)
     click.echo(f"queued {count} dead-lettered event{'s' if count != 1 else ''} again")

@@ -89,10 +89,24 @@ class Settings:
     # power loss (as on PostgreSQL); NORMAL survives a crash of the process but not of the machine.
     sqlite_synchronous: str = "full"
     scheduler_interval_seconds: float = 60.0  # each tick runs once per interval, on the leader
+    # PostgreSQL, per process: connections kept open, extra ones allowed at peaks, and the longest a
+    # statement may run (0: the server's own setting). See docs/production.md for the sizing.
+    db_pool_size: int = 5
+    db_max_overflow: int = 5
+    db_statement_timeout_ms: int = 30_000
     crm_settings: Mapping[str, Mapping[str, str]] = field(default_factory=dict, repr=False)
     # Every CTIHUB_* value (secret files resolved), for areas that read their own settings
     # through ``value`` and a typed dataclass of their own.
     environment: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    def engine_options(self) -> dict[str, Any]:
+        """What ``hub.store.db.make_engine`` takes from the settings."""
+        return {
+            "sqlite_synchronous": self.sqlite_synchronous,
+            "pool_size": self.db_pool_size,
+            "max_overflow": self.db_max_overflow,
+            "statement_timeout_ms": self.db_statement_timeout_ms,
+        }
 
     def value(self, name: str, default: str | None = None) -> str | None:
         """``CTIHUB_<name>`` (or its ``_FILE``), or ``default`` when unset or empty."""
@@ -133,6 +147,11 @@ class Settings:
             scheduler_interval_seconds=_number(
                 values, "SCHEDULER_INTERVAL_SECONDS", cls.scheduler_interval_seconds
             ),
+            db_pool_size=int(_number(values, "DB_POOL_SIZE", cls.db_pool_size)),
+            db_max_overflow=int(_number(values, "DB_MAX_OVERFLOW", cls.db_max_overflow)),
+            db_statement_timeout_ms=int(
+                _number(values, "DB_STATEMENT_TIMEOUT_MS", cls.db_statement_timeout_ms)
+            ),
             crm_settings=crm_settings,
             environment=values,
         )
@@ -164,6 +183,13 @@ class Settings:
                 Problem(
                     f"{PREFIX}SQLITE_SYNCHRONOUS",
                     f"must be full or normal, not {self.sqlite_synchronous!r}",
+                )
+            )
+        if self.db_pool_size < 1 or self.db_max_overflow < 0 or self.db_statement_timeout_ms < 0:
+            problems.append(
+                Problem(
+                    f"{PREFIX}DB_POOL_SIZE",
+                    "pool size must be at least 1; max overflow and statement timeout at least 0",
                 )
             )
         if self.scheduler_interval_seconds < 1:

@@ -14,12 +14,22 @@ from hub.store.sqlite_gate import GatedConnection, gate_path
 SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL"}
 
 
-def make_engine(url: str, *, sqlite_synchronous: str = "full", **kwargs: Any) -> Engine:
+def make_engine(
+    url: str,
+    *,
+    sqlite_synchronous: str = "full",
+    pool_size: int = 5,
+    max_overflow: int = 5,
+    statement_timeout_ms: int = 30_000,
+    **kwargs: Any,
+) -> Engine:
     """Build the engine for ``url``; creates the SQLite file's directory when needed.
 
     ``sqlite_synchronous`` (``CTIHUB_SQLITE_SYNCHRONOUS``): ``full`` (default) syncs the WAL at
     every commit, so a committed event survives a power loss; ``normal`` only survives a crash of
     the process. It has no effect on PostgreSQL (configure ``synchronous_commit`` there).
+    ``pool_size``, ``max_overflow`` and ``statement_timeout_ms`` (0: the server's) apply to
+    PostgreSQL, per process.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -45,8 +55,10 @@ def make_engine(url: str, *, sqlite_synchronous: str = "full", **kwargs: Any) ->
     kwargs.setdefault("hide_parameters", True)  # bound values (phones, emails) stay out of errors and logs
     kwargs.setdefault("pool_pre_ping", False)
     kwargs.setdefault("pool_recycle", 1800)
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 10)
+    kwargs.setdefault("pool_size", pool_size)
+    kwargs.setdefault("max_overflow", max_overflow)
+    if statement_timeout_ms and "connect_args" not in kwargs:
+        kwargs["connect_args"] = {"options": f"-c statement_timeout={int(statement_timeout_ms)}"}
     return create_engine(parsed, **kwargs)
 
 
