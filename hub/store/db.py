@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from hub.store.sqlite_gate import GatedConnection, gate_path
 
@@ -83,6 +86,41 @@ def _sqlite_begin(connection: Any) -> None:
     if not readonly:
         connection.connection.dbapi_connection.enter_gate()  # see hub.store.sqlite_gate
     connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+
+@contextmanager
+def write_transaction(engine: Engine, statement: str) -> Iterator[Any]:
+    """A DBAPI connection in a write transaction, committed on exit: for the ingest's one insert.
+
+    SQLAlchemy's Connection costs about 0.2 ms of CPU per transaction on the ingest path (events,
+    the BEGIN it emits, result set-up), as much as the rest of the request. This goes to the driver
+    with the same pool, the same SQLite gate and ``BEGIN IMMEDIATE``, and raises SQLAlchemy's own
+    exceptions (``statement`` names the statement in them; parameters are never shown).
+    """
+    pooled = engine.raw_connection()
+    dbapi_connection: Any = pooled.dbapi_connection
+    sqlite = engine.dialect.name == "sqlite"
+    try:
+        if sqlite:
+            dbapi_connection.enter_gate()
+            dbapi_connection.execute("BEGIN IMMEDIATE")
+        yield dbapi_connection
+        dbapi_connection.commit()
+    except engine.dialect.loaded_dbapi.Error as exc:
+        with suppress(Exception):
+            dbapi_connection.rollback()
+        if engine.dialect.is_disconnect(exc, dbapi_connection, None):
+            pooled.invalidate(exc)
+        base = engine.dialect.loaded_dbapi.Error
+        raise DBAPIError.instance(
+            statement, None, exc, base, hide_parameters=True, dialect=engine.dialect
+        ) from exc
+    except BaseException:
+        with suppress(Exception):
+            dbapi_connection.rollback()
+        raise
+    finally:
+        pooled.close()
 
 
 def is_postgres(engine: Engine) -> bool:
