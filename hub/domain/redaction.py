@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 PHONE_MASK = "[phone]"
 EMAIL_MASK = "[email]"
 SECRET_MASK = "[secret]"  # noqa: S105 - the mask, not a secret
-MIN_SECRET_LENGTH = 6  # shorter values ("1", "true") would mask ordinary words
+MIN_SECRET_LENGTH = 8  # shorter values ("true", "secret") would mask ordinary words
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+(?:@|%40)[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
 _PHONES = (
