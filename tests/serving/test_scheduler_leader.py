@@ -14,7 +14,7 @@ import pytest
 
 from tests.serving.helpers import ctihub, hub_env, json_lines, started, wait_for
 
-INTERVAL = 2.0
+INTERVAL = 3.0
 TICK = "scheduler tick close_elapsed_episodes ran"
 
 
@@ -70,6 +70,8 @@ def test_one_leader_ticks_and_a_killed_leader_is_replaced_within_one_interval(tm
             first.wait(timeout=30)
             killed_at = time.time()
             [took_over] = wait_for(lambda: became_leader(second_log), deadline=60, what="a new leader")
+            backend = database_url.split(":")[0]
+            print(f"leader replaced {took_over - killed_at:.2f} s after kill -9 ({backend})")
             assert took_over - killed_at <= INTERVAL, f"took {took_over - killed_at:.2f} s"
             wait_for(lambda: ticks(second_log), deadline=30, what="the new leader's ticks")
             second.send_signal(signal.SIGTERM)
