@@ -62,6 +62,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # works before `pip install -e .` too
     sys.path.insert(0, str(ROOT))
+if str(ROOT / "bench") not in sys.path:
+    sys.path.insert(0, str(ROOT / "bench"))
 
 BIN = Path(sys.executable).parent
 PATH = "/v1/outcomes"
@@ -875,6 +877,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--keep", action="store_true", help="keep the databases (and server logs)")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    import floor_compare  # bench/floor_compare.py (--compare-floor); imports this module
+
+    floor_compare.add_arguments(parser)
     args = parser.parse_args(argv)
     args.rates = _numbers(args.rates, float)
     args.workers = _numbers(args.workers, int)
@@ -893,6 +898,14 @@ def server_configs(args: argparse.Namespace) -> list[ServerConfig]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.compare_floor:
+        import floor_compare
+
+        if "--connections" not in (argv or sys.argv):
+            args.connections = 16
+        if "--workers" not in (argv or sys.argv):
+            args.workers = [2]
+        return floor_compare.main(args)
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     command = shlex.join(getattr(sys, "orig_argv", [sys.executable, *sys.argv]))
     print(f"command: {command}")

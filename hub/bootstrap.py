@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 
 from hub.domain.errors import ConfigError, Problem
 from hub.domain.event_time import EventWindow
+from hub.logs import register_secrets, secret_values
 from hub.mappings import Mappings, load_mappings
 from hub.mappings.metrics import MetricsConfig, load_metrics_config
 from hub.ports import CRM, AdapterConfig, Clock, OutcomeSource
@@ -159,7 +160,8 @@ def build_hub(
     settings: Settings, *, clock: Clock | None = None, crm: CRM | None = None, engine: Engine | None = None
 ) -> Hub:
     clock = clock or SystemClock()
-    engine = engine or make_engine(settings.database_url)
+    engine = engine or make_engine(settings.database_url, **settings.engine_options())
+    register_secrets(secret_values(settings.environment, settings.webhook_secret, settings.api_token))
     mappings = load_mappings(settings.mappings_dir)
     if settings.crm not in mappings.crms:
         raise ConfigError(

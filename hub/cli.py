@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -62,13 +63,18 @@ def _prepare_schema(settings: Settings, engine: Any) -> None:
     sys.exit(2)
 
 
+def _engine(settings: Settings) -> Any:
+    from hub.store.db import make_engine
+
+    return make_engine(settings.database_url, **settings.engine_options())
+
+
 def _build(settings: Settings) -> Any:
     from hub.bootstrap import build_hub, ensure_dev_secrets
-    from hub.store.db import make_engine
 
     if settings.sandbox:
         settings = ensure_dev_secrets(settings)
-    engine = make_engine(settings.database_url)
+    engine = _engine(settings)
     _prepare_schema(settings, engine)
     try:
         return build_hub(settings, engine=engine)
@@ -76,15 +82,41 @@ def _build(settings: Settings) -> Any:
         _fail_config(exc)
 
 
+def _setup_logging(verbose: bool) -> None:
+    """The one logging setup (``hub.logs``), from CTIHUB_LOG_FORMAT / CTIHUB_LOG_LEVEL; settings a
+    command cannot use are reported by the command itself, so logging falls back to the defaults."""
+    from hub.logs import setup_logging
+
+    try:
+        settings = Settings.from_env()
+        level, log_format, environment = settings.log_level, settings.log_format, settings.environment
+    except ConfigError:
+        from hub.settings import collect_environment
+
+        level, log_format = Settings.log_level, Settings.log_format
+        try:
+            environment = collect_environment(os.environ)
+        except ConfigError:
+            environment = {}
+    setup_logging(level="DEBUG" if verbose else level, log_format=log_format, environment=environment)
+
+
 @click.group()
 @click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG level.")
 def main(verbose: bool) -> None:
     """CTI Hub: links chat, SMS and self-service outcomes to the right Salesforce Case or Zendesk ticket."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    _setup_logging(verbose)
+
+
+def _scheduler(hub: Any) -> tuple[Any, Any]:
+    """The ticks, run only while this process leads (``hub.services.leader``)."""
+    from hub.services.leader import leadership_for
+    from hub.services.scheduler import build_scheduler
+
+    interval = hub.settings.scheduler_interval_seconds
+    leadership = leadership_for(hub.engine, hub.clock, interval)
+    ticker = build_scheduler(hub.scheduled_ticks(), every_seconds=interval, leadership=leadership)
+    return ticker, leadership
 
 
 class EmbeddedHub:
@@ -93,14 +125,16 @@ class EmbeddedHub:
     def __init__(self, hub: Any, host: str, port: int) -> None:
         from werkzeug.serving import make_server
 
-        from hub.services.scheduler import build_scheduler
+        from hub.serving.access import DevRequestHandler
         from hub.web import create_app
 
         self.hub = hub
         self.stop = threading.Event()
-        self.server = make_server(host, port, create_app(hub=hub), threaded=True)
+        self.server = make_server(
+            host, port, create_app(hub=hub), threaded=True, request_handler=DevRequestHandler
+        )
         self.worker = hub.new_worker()
-        self.scheduler = build_scheduler(hub.scheduled_ticks())
+        self.scheduler, self.leadership = _scheduler(hub)
         self.threads = [
             threading.Thread(target=self.server.serve_forever, name="web", daemon=True),
             threading.Thread(
@@ -128,6 +162,7 @@ class EmbeddedHub:
         self.server.shutdown()
         for thread in self.threads:
             thread.join(timeout=10)
+        self.leadership.release()
         self.hub.close()
 
 
@@ -136,12 +171,64 @@ class EmbeddedHub:
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--sandbox", is_flag=True, help="Link into the built-in sandbox CRM (no credentials needed).")
 @click.option("--crm", type=click.Choice(["zendesk", "salesforce"]), help="Which CRM to link into.")
-def serve(host: str, port: int, sandbox: bool, crm: str | None) -> None:
-    """Run the web server, a worker thread and the scheduler in one process."""
+@click.option("--dev", is_flag=True, help="One process: Werkzeug's server, a worker thread, the scheduler.")
+@click.option("--web-workers", type=click.IntRange(1, 64), help="gunicorn worker processes [cores + 1].")
+@click.option("--link-workers", type=click.IntRange(0, 64), default=1, show_default=True)
+@click.option("--scheduler/--no-scheduler", "with_scheduler", default=True, show_default=True)
+@click.option("--access-log/--no-access-log", default=True, show_default=True, help="gunicorn's access log.")
+def serve(
+    host: str,
+    port: int,
+    sandbox: bool,
+    crm: str | None,
+    dev: bool,
+    web_workers: int | None,
+    link_workers: int,
+    with_scheduler: bool,
+    access_log: bool,
+) -> None:
+    """Run the hub: gunicorn web workers, link workers and the scheduler (--dev: one process)."""
     settings = _settings(crm=crm, sandbox=sandbox or None)
+    if dev:
+        _serve_dev(settings, host, port)
+        return
+    from hub.serving import supervisor as sv
+
+    # Prepare once, here: the schema (embedded SQLite), the sandbox's secrets and tables.
+    hub = _build(settings)
+    overrides = {
+        "CTIHUB_CRM": hub.settings.crm,
+        "CTIHUB_SANDBOX": "true" if hub.settings.sandbox else "false",
+        "CTIHUB_DATABASE_URL": hub.settings.database_url,
+    }
+    if hub.settings.sandbox:  # generated into var/dev-secrets.env: hand them to every part
+        overrides["CTIHUB_WEBHOOK_SECRET"] = hub.settings.webhook_secret or ""
+        overrides["CTIHUB_API_TOKEN"] = hub.settings.api_token or ""
+    hub.close()
+    workers = web_workers or (os.cpu_count() or 1) + 1
+    web = sv.gunicorn_command(host=host, port=port, workers=workers, access_log=access_log)
+    specs = [sv.PartSpec("web", web)]
+    specs += [sv.PartSpec(f"worker-{n + 1}", sv.hub_command("worker")) for n in range(link_workers)]
+    if with_scheduler:
+        specs.append(sv.PartSpec("scheduler", sv.hub_command("scheduler")))
+    supervisor = sv.Supervisor(specs, env=sv.child_environment(os.environ, overrides))
+    sv.install_stop_signals(supervisor)
+    supervisor.start()
+    click.echo(
+        f"CTI Hub listening on http://{host}:{port} ({hub.settings.crm}"
+        f"{' sandbox' if hub.settings.sandbox else ''}): {workers} web workers, "
+        f"{link_workers} link workers, {'a' if with_scheduler else 'no'} scheduler"
+    )
+    if hub.settings.sandbox:
+        click.echo(f"  secrets: var/dev-secrets.env   sandbox: http://{host}:{port}/sandbox/")
+    sys.exit(supervisor.run())
+
+
+def _serve_dev(settings: Settings, host: str, port: int) -> None:
     embedded = EmbeddedHub(_build(settings), host, port).start()
     click.echo(
-        f"CTI Hub listening on {embedded.url} ({settings.crm}{' sandbox' if settings.sandbox else ''})"
+        f"CTI Hub listening on {embedded.url} ({settings.crm}{' sandbox' if settings.sandbox else ''}; "
+        "development server, one process)"
     )
     if settings.sandbox:
         click.echo("  secrets: var/dev-secrets.env   sandbox: " + embedded.url + "/sandbox/")
@@ -185,24 +272,26 @@ def worker(once: bool, metrics_port: int | None, metrics_host: str) -> None:
     signal.signal(signal.SIGTERM, lambda *_: (stop.set(), hub.wake_worker.set()))
     with contextlib.suppress(KeyboardInterrupt):
         link_worker.run(stop, hub.wake_worker, hub.settings.worker_poll_seconds)
+    hub.close()
 
 
 @main.command()
 @METRICS_PORT
 @METRICS_HOST
 def scheduler(metrics_port: int | None, metrics_host: str) -> None:
-    """Run the scheduler's ticks (one process is enough)."""
-    from hub.services.scheduler import build_scheduler
-
+    """Run the scheduler's ticks; several may run (one leads, the others stand by)."""
     hub = _build(_settings())
     _serve_metrics(hub, metrics_port, metrics_host)
-    ticker = build_scheduler(hub.scheduled_ticks())
+    ticker, leadership = _scheduler(hub)
     ticker.start()
+    log.info("scheduler %s started (every %g s)", leadership.owner, hub.settings.scheduler_interval_seconds)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     with contextlib.suppress(KeyboardInterrupt):
         done.wait()
-    ticker.shutdown()
+    ticker.shutdown()  # waits for a running tick to finish
+    leadership.release()
+    hub.close()
 
 
 @main.command()
@@ -221,7 +310,8 @@ def demo(crm: str, events: int, seed: int, port: int, keep_running: bool) -> Non
         for leftover in DEMO_DATABASE.parent.glob(f"{DEMO_DATABASE.name}*"):
             leftover.unlink()
         settings = replace(settings, database_url=f"sqlite:///{DEMO_DATABASE}")
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    for noisy in ("werkzeug", "ctihub.access"):  # the summary is the demo's output, not each request
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     embedded = EmbeddedHub(_build(settings), "127.0.0.1", port).start()
     try:
         ok = run_demo(embedded, events=events, seed=seed)
@@ -247,7 +337,8 @@ def db_upgrade() -> None:
     from hub.store.db import make_engine
 
     settings = _settings()
-    engine = make_engine(settings.database_url)
+    # No statement timeout: a migration may build an index on a large table.
+    engine = make_engine(settings.database_url, **{**settings.engine_options(), "statement_timeout_ms": 0})
     migrate.upgrade(engine)
     click.echo(f"database at revision {migrate.current_revision(engine)}")
 
@@ -258,7 +349,8 @@ def db_current() -> None:
     from hub.store import migrate
     from hub.store.db import make_engine
 
-    engine = make_engine(_settings().database_url)
+    settings = _settings()
+    engine = make_engine(settings.database_url, **settings.engine_options())
     current, head = migrate.current_revision(engine), migrate.head_revision()
     click.echo(f"current: {current or 'empty'}  latest: {head}")
     sys.exit(0 if current == head else 1)
@@ -296,7 +388,8 @@ def inbox_status() -> None:
     from hub.store import inbox as inbox_store
     from hub.store.db import make_engine
 
-    engine = make_engine(_settings().database_url)
+    settings = _settings()
+    engine = make_engine(settings.database_url, **settings.engine_options())
     with engine.connect().execution_options(readonly=True) as connection:
         counts = inbox_store.counts_by_status(connection)
         dead = inbox_store.dead_letters(connection)
@@ -316,7 +409,8 @@ def inbox_replay(source: str | None, event_id: str | None) -> None:
     from hub.store import inbox as inbox_store
     from hub.store.db import make_engine
 
-    engine = make_engine(_settings().database_url)
+    settings = _settings()
+    engine = make_engine(settings.database_url, **settings.engine_options())
     with engine.begin() as connection:
         count = inbox_store.replay_dead(connection, now=SystemClock().now(), source=source, event_id=event_id)
     click.echo(f"queued {count} dead-lettered event{'s' if count != 1 else ''} again")

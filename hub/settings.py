@@ -42,6 +42,9 @@ def secret_problem(name: str, value: str | None) -> Problem | None:
     if value and minimum and len(value) < minimum:
         return Problem(PREFIX + name, f"is {len(value)} characters; use at least {minimum} random ones")
     return None
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+SQLITE_SYNCHRONOUS = ("full", "normal")
 
 
 def _read_env_file(path: Path) -> dict[str, str]:
@@ -111,6 +114,17 @@ class Settings:
     max_event_age_days: float = 30.0  # an event's occurred_at may be this old at most (docs/identity.md)
     max_clock_skew_seconds: float = 300.0  # ... and this far in the future at most
     retention_days: float = 30.0  # raw payloads and webhook bodies are purged after this (docs/retention.md)
+    log_format: str = "text"  # or "json": one object per line
+    log_level: str = "INFO"
+    # Embedded SQLite only: FULL syncs the WAL at every commit, so an acknowledged event survives a
+    # power loss (as on PostgreSQL); NORMAL survives a crash of the process but not of the machine.
+    sqlite_synchronous: str = "full"
+    scheduler_interval_seconds: float = 60.0  # each tick runs once per interval, on the leader
+    # PostgreSQL, per process: connections kept open, extra ones allowed at peaks, and the longest a
+    # statement may run (0: the server's own setting). See docs/production.md for the sizing.
+    db_pool_size: int = 5
+    db_max_overflow: int = 5
+    db_statement_timeout_ms: int = 30_000
     crm_settings: Mapping[str, Mapping[str, str]] = field(default_factory=dict, repr=False)
     # Every CTIHUB_* value (secret files resolved), for areas that read their own settings
     # through ``value`` and a typed dataclass of their own.
@@ -127,6 +141,14 @@ class Settings:
         if self.webhook_secret:
             keys.append(SigningKey(LEGACY_KEY_ID, self.webhook_secret, ("*",)))
         return tuple(keys)
+    def engine_options(self) -> dict[str, Any]:
+        """What ``hub.store.db.make_engine`` takes from the settings."""
+        return {
+            "sqlite_synchronous": self.sqlite_synchronous,
+            "pool_size": self.db_pool_size,
+            "max_overflow": self.db_max_overflow,
+            "statement_timeout_ms": self.db_statement_timeout_ms,
+        }
 
     def value(self, name: str, default: str | None = None) -> str | None:
         """``CTIHUB_<name>`` (or its ``_FILE``), or ``default`` when unset or empty."""
@@ -169,6 +191,17 @@ class Settings:
             max_event_age_days=_number(values, "MAX_EVENT_AGE_DAYS", cls.max_event_age_days),
             max_clock_skew_seconds=_number(values, "MAX_CLOCK_SKEW_SECONDS", cls.max_clock_skew_seconds),
             retention_days=_number(values, "RETENTION_DAYS", cls.retention_days),
+            log_format=(values.get(f"{PREFIX}LOG_FORMAT") or cls.log_format).lower(),
+            log_level=(values.get(f"{PREFIX}LOG_LEVEL") or cls.log_level).upper(),
+            sqlite_synchronous=(values.get(f"{PREFIX}SQLITE_SYNCHRONOUS") or cls.sqlite_synchronous).lower(),
+            scheduler_interval_seconds=_number(
+                values, "SCHEDULER_INTERVAL_SECONDS", cls.scheduler_interval_seconds
+            ),
+            db_pool_size=int(_number(values, "DB_POOL_SIZE", cls.db_pool_size)),
+            db_max_overflow=int(_number(values, "DB_MAX_OVERFLOW", cls.db_max_overflow)),
+            db_statement_timeout_ms=int(
+                _number(values, "DB_STATEMENT_TIMEOUT_MS", cls.db_statement_timeout_ms)
+            ),
             crm_settings=crm_settings,
             environment=values,
         )
@@ -214,5 +247,26 @@ class Settings:
             problems.append(Problem(f"{PREFIX}MAX_CLOCK_SKEW_SECONDS", "must not be negative"))
         if self.retention_days < 1:
             problems.append(Problem(f"{PREFIX}RETENTION_DAYS", "must be at least 1"))
+        if self.log_format not in LOG_FORMATS:
+            problems.append(Problem(f"{PREFIX}LOG_FORMAT", f"must be text or json, not {self.log_format!r}"))
+        if self.log_level not in LOG_LEVELS:
+            known = ", ".join(LOG_LEVELS)
+            problems.append(Problem(f"{PREFIX}LOG_LEVEL", f"must be one of {known}, not {self.log_level!r}"))
+        if self.sqlite_synchronous not in SQLITE_SYNCHRONOUS:
+            problems.append(
+                Problem(
+                    f"{PREFIX}SQLITE_SYNCHRONOUS",
+                    f"must be full or normal, not {self.sqlite_synchronous!r}",
+                )
+            )
+        if self.db_pool_size < 1 or self.db_max_overflow < 0 or self.db_statement_timeout_ms < 0:
+            problems.append(
+                Problem(
+                    f"{PREFIX}DB_POOL_SIZE",
+                    "pool size must be at least 1; max overflow and statement timeout at least 0",
+                )
+            )
+        if self.scheduler_interval_seconds < 1:
+            problems.append(Problem(f"{PREFIX}SCHEDULER_INTERVAL_SECONDS", "must be at least 1"))
         if problems:
             raise ConfigError("invalid settings", problems)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from hub.domain.errors import OutreachError
+from hub.domain.redaction import mask
 from hub.ports import OutreachConfig, SmsMessage, SmsReceipt
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ class SandboxSms:
             digest = hashlib.sha256(f"{message.key}\x00{len(self.messages)}".encode()).hexdigest()[:32]
             sent = SentSms("SM" + digest, message.key, message.to, message.body, datetime.now(UTC))
             self.messages.append(sent)
-        log.info("sandbox SMS %s to %s: %s", sent.sid, message.to, message.body)
+        log.info("sandbox SMS %s to %s (%d characters)", sent.sid, mask(message.to), len(message.body))
         return SmsReceipt(provider=PROVIDER, id=sent.sid, status="sent")
 
     def find(self, message: SmsMessage) -> SmsReceipt | None:

@@ -43,7 +43,7 @@ def adapter_for(settings: Any) -> tuple[Any, Any, Any]:
             from adapters.sandbox import Sandbox
             from hub.store.db import make_engine
 
-            engine = make_engine(settings.database_url)
+            engine = make_engine(settings.database_url, **settings.engine_options())
             box = Sandbox(engine)
             box.ensure_schema()
             session = box.session()

@@ -109,7 +109,8 @@ def status() -> None:
     from hub.store.db import make_engine
     from hub.store.recovery_tables import recovery_attempts, recovery_plans, recovery_writebacks
 
-    engine = make_engine(_settings().database_url)
+    settings = _settings()
+    engine = make_engine(settings.database_url, **settings.engine_options())
     now = SystemClock().now()
     with engine.connect().execution_options(readonly=True) as connection:
         due = connection.execute(
@@ -135,5 +136,6 @@ def metrics(since: str | None) -> None:
     from hub.services.recovery_metrics import recovery_metrics
     from hub.store.db import make_engine
 
-    engine = make_engine(_settings().database_url)
+    settings = _settings()
+    engine = make_engine(settings.database_url, **settings.engine_options())
     click.echo(json.dumps(recovery_metrics(engine, since=_moment(since, "--since")), sort_keys=True))

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import Connection, Engine
 
 from hub.domain.consent import SALESFORCE_FLAG_SOURCE, ConsentDecision, crm_evidence
-from hub.domain.errors import ConfigError, HubError, Problem, ValidationFailed
+from hub.domain.errors import ConfigError, ExternalCallError, HubError, Problem, ValidationFailed
 from hub.domain.identity import EMAIL, PHONE, normalize_email
 from hub.ports import Clock
 from hub.services.episode_events import (
@@ -42,6 +42,7 @@ from hub.services.episode_events import (
     apply_episode_event,
 )
 from hub.services.identity import normalize_phone
+from hub.services.log_context import log_ids
 from hub.services.recovery.delivery import is_delivery_status, record_delivery
 from hub.services.validation import OutcomeValidator
 from hub.settings import PREFIX, Settings, secret_problem
@@ -164,6 +165,8 @@ class Handled:
     status: str  # processed | ignored | unmatched
     detail: str
     inbox_event: bool = False
+    # What the sender may read when ``detail`` (kept for operators) holds another system's text.
+    public: str | None = None
 
 
 @dataclass(frozen=True)
@@ -239,11 +242,18 @@ class ChannelEvents:
                         ItemReceipt(item.provider_id, item.kind, stored.status, True, stored.detail)
                     )
                     continue
-                handled = self._process(connection, stored.id, source, item.event, now, stored.received_at)
+                with log_ids(delivery_id=stored.id):
+                    handled = self._process(
+                        connection, stored.id, source, item.event, now, stored.received_at
+                    )
                 woke |= handled.inbox_event
                 receipts.append(
                     ItemReceipt(
-                        item.provider_id, item.kind, handled.status, not stored.inserted, handled.detail
+                        item.provider_id,
+                        item.kind,
+                        handled.status,
+                        not stored.inserted,
+                        handled.public or handled.detail,
                     )
                 )
         if woke:
@@ -290,7 +300,11 @@ class ChannelEvents:
         except Exception as exc:  # stored as failed, never lost; see the module docstring
             log.exception("processing a %s delivery failed", source)
             message = exc.message if isinstance(exc, HubError) else str(exc)
-            handled = Handled(deliveries.FAILED, f"{type(exc).__name__}: {message}"[:2000])
+            # The hub's own messages may be shown to the sender; a database's or a CRM's text (which
+            # may echo a phone number or an email) stays in the delivery row and the masked log.
+            ours = isinstance(exc, HubError) and not isinstance(exc, ExternalCallError)
+            public = message if ours else f"{type(exc).__name__}; details are in the hub's log"
+            handled = Handled(deliveries.FAILED, f"{type(exc).__name__}: {message}"[:2000], public=public)
         deliveries.finish(connection, delivery_id, status=handled.status, detail=handled.detail, now=now)
         return handled
 

@@ -30,6 +30,7 @@ from hub.domain.errors import ConfigError, CrmAction, CrmError, CrmWriteNotSent
 from hub.domain.retry import retry_delay
 from hub.ports import Clock
 from hub.services.link import CaseBeingCreated, Linked, Linker
+from hub.services.log_context import log_ids
 from hub.services.telemetry import worker_gave_up
 from hub.store import inbox
 
@@ -41,6 +42,14 @@ NOT_SENT_WAIT_SECONDS = 5.0  # how soon a write its batch never sent is tried ag
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
+
+
+def _batch_ids(rows: list[inbox.InboxRow]) -> dict[str, object]:
+    """The log ids of a claimed batch: the event itself when alone, else the inbox id range."""
+    if len(rows) == 1:
+        return {"event": f"{rows[0].source}:{rows[0].event_id}", "inbox_id": rows[0].id}
+    ids = [row.id for row in rows]
+    return {"batch": f"inbox {min(ids)}..{max(ids)} ({len(ids)} events)"}
 
 
 @dataclass
@@ -73,9 +82,12 @@ class Worker:
                 connection, owner=self.owner, now=now, lease=self.lease, limit=self.batch_size
             )
         if rows:
-            results = self.linker.link_batch(rows, owner=self.owner)
+            with log_ids(**_batch_ids(rows)):
+                results = self.linker.link_batch(rows, owner=self.owner)
             for row, result in zip(rows, results, strict=True):
-                self._settle(row, result)
+                episode = result.episode_id if isinstance(result, Linked) else None
+                with log_ids(event=f"{row.source}:{row.event_id}", inbox_id=row.id, episode_id=episode):
+                    self._settle(row, result)
         return len(rows)
 
     def drain(self, limit: int = 1_000_000) -> int:

@@ -8,11 +8,12 @@ on SQLite (one writer at a time) a plain transaction does the same job.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, func, or_, select, update
 
+from hub.store.db import write_transaction
 from hub.store.sql import insert_ignoring_conflicts
 from hub.store.tables import event_links, inbox
 
@@ -54,6 +55,29 @@ def add_event(connection: Connection, *, source: str, event_id: str, payload: st
         ["source", "event_id"],
     )
     return inserted == 1
+
+
+_ACCEPT = (
+    "INSERT INTO inbox (source, event_id, payload, received_at, next_attempt_at, status, attempts) "
+    "VALUES ({p}, {p}, {p}, {p}, {p}, 'pending', 0) ON CONFLICT (source, event_id) DO NOTHING"
+)
+_ACCEPT_SQL = {"sqlite": _ACCEPT.format(p="?"), "postgresql": _ACCEPT.format(p="%s")}
+
+
+def accept_event(engine: Engine, *, source: str, event_id: str, payload: str, now: datetime) -> bool:
+    """``add_event`` in a transaction of its own, committed, on the driver directly (the ingest path:
+    ``hub.store.db.write_transaction`` says why). False for a repeat."""
+    sql = _ACCEPT_SQL[engine.dialect.name]
+    stamp: Any = now.astimezone(UTC).replace(tzinfo=None)
+    if engine.dialect.name == "sqlite":
+        stamp = stamp.strftime("%Y-%m-%d %H:%M:%S.%f")  # SQLAlchemy's storage format for DateTime
+    with write_transaction(engine, sql) as connection:
+        cursor = connection.cursor()
+        try:
+            cursor.execute(sql, (source, event_id, payload, stamp, stamp))
+            return cursor.rowcount == 1
+        finally:
+            cursor.close()
 
 
 def claim_due(

@@ -5,12 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
 
 from hub.bootstrap import Hub, build_hub
+from hub.serving.access import ROUTE_KEY
 from hub.settings import Settings
 
 MAX_BODY_BYTES = 1024 * 1024
+
+
+def _record_route() -> None:
+    """The matched route's pattern, for the access log (never the raw path or its query string)."""
+    rule = request.url_rule
+    request.environ[ROUTE_KEY] = rule.rule if rule is not None else None
 
 
 def create_app(test_config: Mapping[str, Any] | None = None, *, hub: Hub | None = None) -> Flask:
@@ -42,6 +49,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, hub: Hub | None 
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions["ctihub"] = hub
     errors.register(app)
+    app.before_request(_record_route)
     web = security.configure(app, hub)
     app.extensions["ctihub_roles"] = load_role_rules(hub.settings.mappings_dir)
     signin_salesforce.register(app, hub, web)

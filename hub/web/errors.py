@@ -20,7 +20,15 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from hub.domain.body import Unparseable
-from hub.domain.errors import AuthError, ConfigError, Forbidden, HubError, Problem, ValidationFailed
+from hub.domain.errors import (
+    AuthError,
+    ConfigError,
+    ExternalCallError,
+    Forbidden,
+    HubError,
+    Problem,
+    ValidationFailed,
+)
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +72,12 @@ def register(app: Flask) -> None:
         status = status_for(error)
         if status >= 500:
             log.error("request failed: %s", error.message)
-        response = error_response(status, error.code, error.message, error.problems)
+        message, problems = error.message, error.problems
+        if isinstance(error, ExternalCallError):
+            # The other system's text may echo what was sent (a phone number, an email): the caller
+            # gets where it failed, the masked log gets the rest.
+            message, problems = f"{error.origin()} failed; details are in the hub's log", []
+        response = error_response(status, error.code, message, problems)
         if status == 401:
             body, code = response  # type: ignore[misc]
             body.headers["WWW-Authenticate"] = "Bearer"

@@ -165,3 +165,19 @@ def test_a_delivery_that_keeps_failing_is_left_for_an_operator_after_the_cap(
     [delivery] = deliveries(hub.engine)
     assert (delivery.status, delivery.attempts) == ("failed", 3)
     assert "ZeroDivisionError" in delivery.detail
+
+
+def test_a_failed_item_answers_500_without_the_database_text(twilio, hub, monkeypatch):
+    from sqlalchemy.exc import IntegrityError
+
+    def echo(*args, **kwargs):
+        raise IntegrityError("INSERT ...", {}, Exception("duplicate key (phone)=(+14155550177)"))
+
+    monkeypatch.setattr(channel_events.inbox, "add_event", echo)
+    response = twilio.sms("hello")
+    assert response.status_code == 500
+    [problem] = response.json["error"]["details"]
+    assert problem["message"] == "IntegrityError; details are in the hub's log"
+    assert "4155550177" not in response.get_data(as_text=True)
+    [delivery] = deliveries(hub.engine)
+    assert "(phone)=(+14155550177)" in delivery.detail  # kept for the operator, in the database

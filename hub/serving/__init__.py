@@ -1,0 +1,1 @@
+"""Running the hub in production: gunicorn's settings and logger, the access log, the supervisor."""
