@@ -3,12 +3,11 @@
 ``hub`` serves ``hub/web/static`` (bridge.js and its hosts, as the hub ships them) and a minimal
 test panel page; ``console`` serves the stand-in hosts of ``tests/browser/hosts``. They listen on
 different ports of 127.0.0.1, so a panel framed by a stand-in console is really cross-origin.
-Chromium is ``/usr/bin/chromium``: without it the tests skip, except under ``CI=true`` where they fail.
+The browser is the session one of ``tests/browser/conftest.py`` (one Playwright session per run).
 """
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from collections.abc import Iterator
@@ -25,15 +24,6 @@ from hub.panel_package import build_salesforce, parse_public_url
 ROOT = Path(__file__).resolve().parents[3]
 STATIC = ROOT / "hub" / "web" / "static"
 HOSTS = ROOT / "tests" / "browser" / "hosts"
-CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 class Server:
@@ -150,21 +140,6 @@ def _reset_origins(consoles: Consoles) -> Iterator[None]:
     consoles.host_origins = consoles.console.url
     yield
     consoles.host_origins = consoles.console.url
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is absent: install Debian's chromium to run the browser tests"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
