@@ -89,6 +89,9 @@ class PanelActions:
     mapping: CrmMapping | None
     catalog: Catalog
     clock: Clock
+    # The agent's CRM user is real outside the sandbox; the sandbox's signed-in users (ui-shell's
+    # identities) are not users of the sandbox CRM, so there a resolve writes the note only.
+    agents_are_crm_users: bool = True
 
     @classmethod
     def for_hub(cls, hub: Any) -> PanelActions:
@@ -100,6 +103,7 @@ class PanelActions:
             mapping=hub.mappings.crm(hub.crm.name) if hub.crm.name in hub.mappings.crms else None,
             catalog=hub.mappings.catalog,
             clock=hub.clock,
+            agents_are_crm_users=hub.sandbox is None,
         )
 
     # -- the entry point -------------------------------------------------------------------------------
@@ -263,7 +267,7 @@ class PanelActions:
             self.mapping.case.apply(context, creating=False) if self.mapping and kind == DISPOSITION else {}
         )
         if kind == RESOLVE:
-            case_fields = resolved_fields(self.crm.name, actor.subject)
+            case_fields = resolved_fields(self.crm.name, actor.subject if self.agents_are_crm_users else "")
         activity = ActivityWrite(key=action_key(action_id), body=body, fields=fields, case_fields=case_fields)
         self.crm.append_activity(record_id, activity, retrying=retrying)
 
