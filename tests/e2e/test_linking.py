@@ -257,6 +257,7 @@ def test_the_hub_schedules_every_areas_tick(hub):
         "retry_failed_webhooks",
         "sla_clocks",
         "recovery",
+        "retention",
     }
 
 
