@@ -280,6 +280,7 @@ def test_the_hub_schedules_every_areas_tick(hub):
         "sla_clocks",
         "recovery",
         "metrics_rollup",
+        "retention",
     }
 
 
