@@ -17,6 +17,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import jwt
 from flask import Blueprint, abort, current_app, request
@@ -154,4 +155,11 @@ def signin() -> ResponseReturnValue:
             error="Your Zendesk account has no CTI Hub role (see mappings/roles.yaml).",
         )
     sign_in(principal)
-    return current_app.redirect(next_url, code=303)
+    return current_app.redirect(next_url + app_frame_fragment(), code=303)
+
+
+def app_frame_fragment() -> str:
+    """Zendesk appends ``origin`` and ``app_guid`` to the app's URL; ``ZAFClient.init()`` needs both
+    on the page it runs in, so they travel on to ``next`` in the fragment (never sent to a server)."""
+    carried = {name: request.args[name] for name in ("origin", "app_guid") if request.args.get(name)}
+    return "#" + urlencode(carried) if len(carried) == 2 else ""

@@ -57,6 +57,17 @@ def test_a_valid_token_signs_the_agent_in_and_redirects_to_next(app, key, now):
     assert cookie.secure and cookie.http_only and cookie.same_site == "None"
 
 
+def test_the_app_frame_parameters_travel_on_to_the_panel(app, key, now):
+    """Without origin and app_guid on the panel page, ZAFClient.init() has nothing to connect to."""
+    answer = app.test_client().post(
+        "/signin/zendesk",
+        query_string={"next": NEXT, "origin": "https://acme.zendesk.com", "app_guid": "a1-b2"},
+        data={"token": app_token(key, now)},
+    )
+    assert answer.status_code == 303
+    assert answer.headers["Location"] == NEXT + "#origin=https%3A%2F%2Facme.zendesk.com&app_guid=a1-b2"
+
+
 def test_the_zendesk_role_maps_to_hub_roles(app, key, now):
     client = app.test_client()
     post(client, app_token(key, now, role="admin"))

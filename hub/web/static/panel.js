@@ -10,6 +10,9 @@
   function panelUrl(record) {
     var object = OBJECTS[record.crm];
     if (!object || !record.id) { return null; }
+    // Open CTI and the utility bar report every record the agent opens (Account, Contact, ...);
+    // the panel follows Cases only.
+    if (record.crm === "salesforce" && record.object !== "Case") { return null; }
     var url = "/panel/" + record.crm + "/" + object + "/" + encodeURIComponent(record.id);
     return host() ? url + "?host=" + encodeURIComponent(host()) : url;
   }
