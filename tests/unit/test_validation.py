@@ -35,10 +35,19 @@ def problems(validator, body):
     return {(p.path, p.message) for p in caught.value.problems}
 
 
-def test_project_copy_of_the_contract_is_the_shared_one():
+# Optional fields the project added to contract v1 (extend, never break): where, and the docs.
+EXTENSIONS = [("customer", "proof")]  # docs/identity.md
+
+
+def test_project_copy_of_the_contract_is_the_shared_one_plus_optional_extensions():
     if not SHARED_SCHEMA.exists():
         pytest.skip("../shared is not beside the project")
-    assert load_outcome_schema() == json.loads(SHARED_SCHEMA.read_text())
+    project = load_outcome_schema()
+    for parent, name in EXTENSIONS:
+        extension = project["properties"][parent]["properties"].pop(name)
+        assert name not in project["properties"][parent].get("required", [])  # optional
+        assert extension["type"] == "object"
+    assert project == json.loads(SHARED_SCHEMA.read_text())
 
 
 def test_valid_event_parses(validator):
