@@ -18,6 +18,7 @@ first imported.
 from __future__ import annotations
 
 import functools
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -40,8 +41,19 @@ class Instruments:
     quota_pauses: Any
 
 
-@functools.cache
+_BUILD_LOCK = threading.Lock()
+
+
 def instruments() -> Instruments:
+    """The process's instruments, built once. ``functools.cache`` alone is not enough: two request
+    threads calling first at once would both register and the second would raise
+    DuplicateTimeseries (seen in the demo's threaded server)."""
+    with _BUILD_LOCK:
+        return _build_instruments()
+
+
+@functools.cache
+def _build_instruments() -> Instruments:
     from prometheus_client import Counter, Histogram
 
     return Instruments(
