@@ -138,11 +138,16 @@ class InstrumentedCRM:
     """The CRM port with every call counted and timed; everything else passes through unchanged."""
 
     def __init__(self, inner: Any) -> None:
-        self._inner = inner
+        object.__setattr__(self, "_inner", inner)
 
     @property
     def inner(self) -> Any:
         return self._inner
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Transparent for writes too: a caller that tunes the adapter (a retry policy with an injected
+        # sleep, a clock) must reach the adapter, not a shadow attribute on this wrapper.
+        setattr(self._inner, name, value)
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._inner, name)  # AttributeError when the adapter lacks it, as before
