@@ -205,6 +205,9 @@ def serve(
         overrides["CTIHUB_WEBHOOK_SECRET"] = hub.settings.webhook_secret or ""
         overrides["CTIHUB_API_TOKEN"] = hub.settings.api_token or ""
     hub.close()
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Several processes serve one /metrics: each writes its counters here, the scrape sums them.
+        overrides["PROMETHEUS_MULTIPROC_DIR"] = str(sv.fresh_directory(Path("var") / f"prometheus-{port}"))
     workers = web_workers or (os.cpu_count() or 1) + 1
     web = sv.gunicorn_command(host=host, port=port, workers=workers, access_log=access_log)
     specs = [sv.PartSpec("web", web)]

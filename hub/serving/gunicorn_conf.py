@@ -23,8 +23,12 @@ graceful_timeout = 30  # on SIGTERM, in-flight requests get this long to finish
 keepalive = 5
 backlog = 2048
 forwarded_allow_ips = "127.0.0.1"
+control_socket_disable = True  # several gunicorns may share a machine; the hub does not use it
 
 
 def child_exit(server: Any, worker: Any) -> None:
-    """A worker process exited (normally or not); called in the master."""
-control_socket_disable = True  # several gunicorns may share a machine; the hub does not use it
+    """A worker process exited (normally or not); called in the master. In Prometheus multiprocess
+    mode its live gauges are dropped (its counters stay summed): docs/metrics.md."""
+    from hub.services.scrape import mark_process_dead
+
+    mark_process_dead(worker.pid)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +25,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 PR_SET_PDEATHSIG = 1
@@ -149,6 +151,13 @@ def install_stop_signals(supervisor: Supervisor) -> None:
     """SIGTERM and SIGINT stop the supervisor gracefully (only the main thread may do this)."""
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: supervisor.stopping.set())
+
+
+def fresh_directory(path: Path) -> Path:
+    """An empty directory at ``path`` (what a previous run left there is removed)."""
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path.resolve()
 
 
 def child_environment(base: Mapping[str, str], overrides: Mapping[str, str]) -> dict[str, str]:
