@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo serve test lint bench chaos chaos-fuzz clean
+.PHONY: demo demo-live serve test lint bench chaos chaos-fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)  ## replay a seeded day of outcomes into the sandbox CRM and print the summary
 	$(BIN)/ctihub demo
+
+demo-live: $(STAMP)  ## the demo, then keep serving on 127.0.0.1:8080 to open the panel and dashboard
+	$(BIN)/ctihub demo --keep-running --port 8080
 
 serve: $(STAMP)  ## run the hub on the embedded default (SQLite + sandbox Zendesk)
 	$(BIN)/ctihub serve --sandbox

@@ -147,7 +147,8 @@
   function wirePops() {
     document.addEventListener("click", function (event) {
       var link = event.target.closest("a[data-panel-pop]");
-      if (!link || !bridge || typeof bridge.pop !== "function") { return; }
+      // Standalone (no console host): the link is an ordinary link.
+      if (!link || !bridge || !bridge.host || typeof bridge.pop !== "function") { return; }
       var parts = link.getAttribute("data-panel-pop").split("|");
       event.preventDefault();
       bridge.pop({ crm: parts[0], object: parts[1], id: parts[2] });
