@@ -53,7 +53,7 @@ def sandbox_crm_settings(crm: str) -> dict[str, str]:
 
 def ensure_dev_secrets(settings: Settings, path: Path = DEV_SECRETS_FILE) -> Settings:
     """For the sandbox only: fill missing secrets from (or into) a 0600 file under ./var/."""
-    if settings.webhook_secret and settings.api_token:
+    if settings.webhook_secret and settings.api_token and settings.session_secret:
         return settings
     values: dict[str, str] = {}
     if path.exists():
@@ -62,6 +62,7 @@ def ensure_dev_secrets(settings: Settings, path: Path = DEV_SECRETS_FILE) -> Set
             values[key.strip()] = value.strip()
     values.setdefault("CTIHUB_WEBHOOK_SECRET", secrets.token_hex(32))
     values.setdefault("CTIHUB_API_TOKEN", secrets.token_urlsafe(32))
+    values.setdefault("CTIHUB_SESSION_SECRET", secrets.token_urlsafe(48))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600, exist_ok=True)
     path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
@@ -70,6 +71,7 @@ def ensure_dev_secrets(settings: Settings, path: Path = DEV_SECRETS_FILE) -> Set
         settings,
         webhook_secret=settings.webhook_secret or values["CTIHUB_WEBHOOK_SECRET"],
         api_token=settings.api_token or values["CTIHUB_API_TOKEN"],
+        session_secret=settings.session_secret or values["CTIHUB_SESSION_SECRET"],
     )
 
 

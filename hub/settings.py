@@ -68,6 +68,7 @@ class Settings:
     database_url: str = "sqlite:///var/ctihub.db"
     webhook_secret: str | None = field(default=None, repr=False)
     api_token: str | None = field(default=None, repr=False)
+    session_secret: str | None = field(default=None, repr=False)  # signs the web UI's session cookie
     mappings_dir: Path = Path("mappings")
     default_region: str = "US"
     crm: str = "zendesk"
@@ -104,6 +105,7 @@ class Settings:
             database_url=values.get(f"{PREFIX}DATABASE_URL") or cls.database_url,
             webhook_secret=values.get(f"{PREFIX}WEBHOOK_SECRET") or None,
             api_token=values.get(f"{PREFIX}API_TOKEN") or None,
+            session_secret=values.get(f"{PREFIX}SESSION_SECRET") or None,
             mappings_dir=Path(values.get(f"{PREFIX}MAPPINGS") or cls.mappings_dir),
             default_region=(values.get(f"{PREFIX}DEFAULT_REGION") or cls.default_region).upper(),
             crm=(values.get(f"{PREFIX}CRM") or cls.crm).lower(),

@@ -7,6 +7,8 @@ from urllib.parse import quote, unquote
 
 from flask import Blueprint, Flask, Response, request
 
+from .oauth import add_oauth_routes
+
 if TYPE_CHECKING:
     from .core import Sandbox
 
@@ -34,6 +36,7 @@ def _raw_segments(rest: str) -> list[str]:
 
 def make_blueprint(sandbox: Sandbox) -> Blueprint:
     bp = Blueprint("sandbox", __name__)
+    add_oauth_routes(bp, sandbox)  # before the catch-alls; werkzeug prefers the static rules anyway
 
     def serve(crm: str, rest: str) -> Response:
         segments = _raw_segments(rest)

@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from . import store as db
 from .common import ApiResponse, utc_now
 from .faults import Faults
+from .identity import SandboxIdentity
 from .salesforce import API_LIMIT, SalesforceApi
 from .zendesk import API_CLIENT_EMAIL, Caller, ZendeskApi
 
@@ -64,6 +65,7 @@ class Sandbox:
         self._log: list[tuple[str, str]] = []
         self._sf_calls = 0
         self._app: flask.Flask | None = None
+        self.identity = SandboxIdentity()  # sign-in: users, signing key, OAuth codes and tokens
         self.salesforce = SalesforceApi(engine, self._now, self._sf_usage)
         self.zendesk = ZendeskApi(engine, self._now, ZENDESK_BASE_URL, lambda: self.strict_zendesk_fields)
 
@@ -233,8 +235,11 @@ class Sandbox:
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _now(self) -> Any:
+    def now(self) -> Any:
         return self.clock.now() if self.clock is not None else utc_now()
+
+    def _now(self) -> Any:
+        return self.now()
 
     def _sf_usage(self) -> int:
         with self._lock:

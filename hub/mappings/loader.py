@@ -30,6 +30,7 @@ from hub.mappings import sla as sla_file
 from hub.mappings.checks import Document, Finding, items
 from hub.mappings.deflection import deflection_problems
 from hub.mappings.recovery import recovery_problems
+from hub.mappings.roles import role_problems
 from hub.mappings.yaml_lines import YamlSyntaxError, load_with_lines
 
 INTENTS_FILE = "intents.yaml"
@@ -68,7 +69,12 @@ class Mappings:
 def validate_mappings(directory: Path) -> list[Problem]:
     """Every problem in the admin files under ``directory``, in file and line order; [] when valid."""
     directory = Path(directory)
-    return _load(directory)[1] + deflection_problems(directory) + recovery_problems(directory)
+    return (
+        _load(directory)[1]
+        + deflection_problems(directory)
+        + recovery_problems(directory)
+        + role_problems(directory)
+    )
 
 
 def load_mappings(directory: Path) -> Mappings:

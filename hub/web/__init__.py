@@ -15,7 +15,22 @@ MAX_BODY_BYTES = 1024 * 1024
 
 def create_app(test_config: Mapping[str, Any] | None = None, *, hub: Hub | None = None) -> Flask:
     """``test_config`` overrides Settings fields (as the Flask tutorial's factory does)."""
-    from hub.web import api, channel_webhooks, crm, dedup, deflection, episodes, errors, health, recovery
+    from hub.mappings.roles import load_role_rules
+    from hub.web import (
+        api,
+        channel_webhooks,
+        crm,
+        dedup,
+        deflection,
+        episodes,
+        errors,
+        health,
+        recovery,
+        security,
+        signin,
+        signin_salesforce,
+        signin_zendesk,
+    )
 
     if hub is None:
         hub = build_hub(Settings.from_env(**dict(test_config or {})))
@@ -23,6 +38,12 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, hub: Hub | None 
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions["ctihub"] = hub
     errors.register(app)
+    web = security.configure(app, hub)
+    app.extensions["ctihub_roles"] = load_role_rules(hub.settings.mappings_dir)
+    signin_salesforce.register(app, hub, web)
+    app.register_blueprint(signin.bp)
+    app.register_blueprint(signin_zendesk.bp)
+    app.register_blueprint(signin_salesforce.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(episodes.bp)
