@@ -7,6 +7,7 @@ import os
 import random
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -41,12 +42,16 @@ class Worker:
     owner: str = field(default_factory=worker_name)
     rng: random.Random = field(default_factory=random.Random)
     paused_until: datetime | None = None  # set when the CRM says its API quota is spent
+    # Answers the linker to use for the next batch (a newly published configuration's, once applied).
+    refresh: Callable[[], Linker] | None = None
 
     def run_once(self) -> int:
         """Claim and process one batch; returns how many rows were claimed."""
         now = self.clock.now()
         if self.paused_until and now < self.paused_until:
             return 0
+        if self.refresh is not None:
+            self.linker = self.refresh()
         with self.engine.begin() as connection:
             rows = inbox.claim_due(
                 connection, owner=self.owner, now=now, lease=self.lease, limit=self.batch_size

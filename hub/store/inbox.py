@@ -99,6 +99,7 @@ def mark_linked(
     customer_key: str,
     episode_id: str,
     disposition: str,
+    config_version: int | None = None,
 ) -> bool:
     """Finish a row. False when the lease was lost meanwhile (another worker owns it now)."""
     result = connection.execute(
@@ -113,6 +114,7 @@ def mark_linked(
             customer_key=customer_key,
             episode_id=episode_id,
             disposition=disposition,
+            config_version=config_version,
         )
     )
     return result.rowcount == 1

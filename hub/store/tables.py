@@ -72,6 +72,7 @@ inbox = Table(
     Column("episode_id", String(40)),
     Column("disposition", String(100)),
     Column("linked_at", UTCDateTime()),
+    Column("config_version", Integer),  # the admin configuration version it was linked with
     UniqueConstraint("source", "event_id"),
     Index("ix_inbox_due", "status", "next_attempt_at"),
 )
