@@ -12,3 +12,14 @@ def register(main: click.Group) -> None:
     main.add_command(dedup.dedup)
     main.add_command(crm.crm)
     main.add_command(recovery.recovery)
+    register_mappings(main)
+
+
+def register_mappings(main: click.Group) -> None:
+    """``ctihub mappings export|import`` join ``validate`` in the ``mappings`` group."""
+    from hub.commands import config
+
+    group = main.commands["mappings"]
+    assert isinstance(group, click.Group)
+    group.add_command(config.mappings_export)
+    group.add_command(config.mappings_import)

@@ -17,6 +17,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, hub: Hub | None 
     """``test_config`` overrides Settings fields (as the Flask tutorial's factory does)."""
     from hub.mappings.roles import load_role_rules
     from hub.web import (
+        admin_api,
         api,
         channel_webhooks,
         crm,
@@ -52,6 +53,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, hub: Hub | None 
     app.register_blueprint(dedup.bp)
     app.register_blueprint(crm.bp)
     app.register_blueprint(recovery.bp)
+    app.register_blueprint(admin_api.bp)
     if hub.sandbox is not None:
         app.register_blueprint(hub.sandbox.blueprint(), url_prefix="/sandbox")
     return app
