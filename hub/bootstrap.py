@@ -98,7 +98,8 @@ class Hub:
         return self.config_watcher.check(force=force) if self.config_watcher is not None else False
 
     def current_linker(self) -> Linker:
-        self.refresh_config()
+        """The linker of the published configuration (checked unthrottled: once per claimed batch)."""
+        self.refresh_config(force=True)
         return self.linker
 
     def new_worker(self) -> Worker:

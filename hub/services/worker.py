@@ -42,7 +42,7 @@ class Worker:
     owner: str = field(default_factory=worker_name)
     rng: random.Random = field(default_factory=random.Random)
     paused_until: datetime | None = None  # set when the CRM says its API quota is spent
-    # Answers the linker to use for the next batch (a newly published configuration's, once applied).
+    # Answers the linker for the batch just claimed: the published configuration's (one SELECT).
     refresh: Callable[[], Linker] | None = None
 
     def run_once(self) -> int:
@@ -50,13 +50,13 @@ class Worker:
         now = self.clock.now()
         if self.paused_until and now < self.paused_until:
             return 0
-        if self.refresh is not None:
-            self.linker = self.refresh()
         with self.engine.begin() as connection:
             rows = inbox.claim_due(
                 connection, owner=self.owner, now=now, lease=self.lease, limit=self.batch_size
             )
         if rows:
+            if self.refresh is not None:  # a version published before this claim links these rows
+                self.linker = self.refresh()
             results = self.linker.link_batch(rows, owner=self.owner)
             for row, result in zip(rows, results, strict=True):
                 self._settle(row, result)
