@@ -139,8 +139,7 @@ class BatchingCRM(CRM, Protocol):
     that failed that record alone. A failure of the whole batch (quota, auth, the network) raises.
     """
 
-    def write_batch(self, writes: Sequence[BatchWrite]) -> list[LinkResult | Exception]:
-        ...
+    def write_batch(self, writes: Sequence[BatchWrite]) -> list[LinkResult | Exception]: ...
 
 
 @dataclass(frozen=True)

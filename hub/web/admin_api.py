@@ -124,7 +124,7 @@ def save_draft() -> ResponseReturnValue:
 def publish(version_id: int) -> ResponseReturnValue:
     body = _body()
     if body is None or "base_version" not in body:
-        return _bad_request("name the published version this draft is based on: {\"base_version\": N}")
+        return _bad_request('name the published version this draft is based on: {"base_version": N}')
     base, wrong = _optional_int(body, "base_version")
     if wrong:
         return _bad_request(wrong)

@@ -43,7 +43,7 @@ def test_an_invalid_draft_is_saved_but_never_published(engine, clock):
     assert broken != documents
     draft, problems = versions.save_draft(broken, actor=ALICE, based_on=1, note="try")
     assert draft == 2 and problems
-    line = next(n for n, l in enumerate(broken["fields.zendesk.yaml"].splitlines(), 1) if "shout" in l)
+    line = next(n for n, text in enumerate(broken["fields.zendesk.yaml"].splitlines(), 1) if "shout" in text)
     assert any(p.path == f"fields.zendesk.yaml:{line}" for p in problems), problems
     with pytest.raises(ConfigInvalid) as caught:
         versions.publish(draft, base_version=1, actor=ALICE)
@@ -53,10 +53,12 @@ def test_an_invalid_draft_is_saved_but_never_published(engine, clock):
 
 def test_publish_then_a_stale_publish_conflicts_naming_the_current_version(engine, clock):
     versions, documents = seeded(engine, clock)
-    mine, _ = versions.save_draft({**documents, "intents.yaml": documents["intents.yaml"] + "\n# a\n"},
-                                  actor=ALICE, based_on=1)
-    theirs, _ = versions.save_draft({**documents, "intents.yaml": documents["intents.yaml"] + "\n# b\n"},
-                                    actor=BOB, based_on=1)
+    mine, _ = versions.save_draft(
+        {**documents, "intents.yaml": documents["intents.yaml"] + "\n# a\n"}, actor=ALICE, based_on=1
+    )
+    theirs, _ = versions.save_draft(
+        {**documents, "intents.yaml": documents["intents.yaml"] + "\n# b\n"}, actor=BOB, based_on=1
+    )
     assert versions.publish(theirs, base_version=1, actor=BOB).state == "published"
     with pytest.raises(ConfigConflict) as caught:
         versions.publish(mine, base_version=1, actor=ALICE)
@@ -75,8 +77,9 @@ def test_two_concurrent_publishes_on_postgresql_exactly_one_wins(postgres_engine
     _truncate(postgres_engine)
     versions, documents = seeded(postgres_engine, clock)
     drafts = [
-        versions.save_draft({**documents, "intents.yaml": documents["intents.yaml"] + f"\n# {n}\n"},
-                            actor=ALICE, based_on=1)[0]
+        versions.save_draft(
+            {**documents, "intents.yaml": documents["intents.yaml"] + f"\n# {n}\n"}, actor=ALICE, based_on=1
+        )[0]
         for n in range(2)
     ]
     start = threading.Barrier(2)

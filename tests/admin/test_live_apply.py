@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import select
 
 from hub.bootstrap import build_hub
-from hub.services.config_versions import Actor
 from hub.live_config import config_versions
+from hub.services.config_versions import Actor
 from hub.settings import Settings
 from hub.store.tables import inbox
 from tests.conftest import MAPPINGS, _truncate
@@ -129,5 +129,8 @@ def test_publish_applies_in_a_running_worker_and_rollback_too(world):
 
     back = versions.rollback(1, actor=ADMIN)
     third = send(hub, 3)
-    assert wait_for(linked(hub, third), APPLY_WITHIN_SECONDS, "linked after the rollback") == ("linked", back.id)
+    assert wait_for(linked(hub, third), APPLY_WITHIN_SECONDS, "linked after the rollback") == (
+        "linked",
+        back.id,
+    )
     assert "config-v2" not in tags_of_ticket_for(hub, third)
