@@ -23,3 +23,4 @@ def register_mappings(main: click.Group) -> None:
     assert isinstance(group, click.Group)
     group.add_command(config.mappings_export)
     group.add_command(config.mappings_import)
+    group.add_command(config.mappings_preview)

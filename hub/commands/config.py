@@ -20,12 +20,17 @@ DIRECTORY = click.Path(file_okay=False, path_type=Path)
 
 
 def _versions() -> object:
-    from hub.cli import _settings
-    from hub.live_config import config_versions
+    """The versions of the configured database (migrated like ``ctihub serve`` does; seeded from
+    the mappings directory when it holds no version yet, as on the hub's first start)."""
+    from hub.cli import _prepare_schema, _settings
+    from hub.live_config import config_versions, published_settings
     from hub.store.db import make_engine
 
     settings = _settings()
-    return config_versions(settings, make_engine(settings.database_url))
+    engine = make_engine(settings.database_url)
+    _prepare_schema(settings, engine)
+    published_settings(settings, engine)
+    return config_versions(settings, engine)
 
 
 def _fail(exc: Exception) -> None:
@@ -41,13 +46,13 @@ def _fail(exc: Exception) -> None:
 def mappings_export(directory: Path, version_id: int | None) -> None:
     """Write a configuration version's documents into DIRECTORY (for review in git)."""
     from hub.services import config_docs
-    from hub.services.config_versions import ConfigError, ConfigVersions
+    from hub.services.config_versions import ConfigVersions, VersionError
 
     versions = _versions()
     assert isinstance(versions, ConfigVersions)
     try:
         version = versions.get(version_id) if version_id is not None else versions.published()
-    except ConfigError as exc:
+    except VersionError as exc:
         _fail(exc)
         return
     if version is None:
@@ -64,7 +69,7 @@ def mappings_export(directory: Path, version_id: int | None) -> None:
 def mappings_import(directory: Path, note: str, publish: bool) -> None:
     """Store DIRECTORY's documents as a new draft version (published with --publish)."""
     from hub.services import config_docs
-    from hub.services.config_versions import Actor, ConfigError, ConfigVersions
+    from hub.services.config_versions import Actor, ConfigVersions, VersionError
 
     versions = _versions()
     assert isinstance(versions, ConfigVersions)
@@ -72,9 +77,39 @@ def mappings_import(directory: Path, note: str, publish: bool) -> None:
     actor = Actor(f"cli:{getpass.getuser()}", getpass.getuser())
     try:
         version, problems = versions.import_documents(documents, actor=actor, note=note, publish=publish)
-    except ConfigError as exc:
+    except VersionError as exc:
         _fail(exc)
         return
     for problem in problems:
         click.echo(f"{problem.path}: {problem.message}")
     click.echo(f"version {version.id} ({version.state}) from {directory}")
+
+
+@click.command("preview")
+@click.argument("event_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--draft", "draft", type=int, help="A version to compare with the published one.")
+def mappings_preview(event_file: Path, draft: int | None) -> None:
+    """What linking EVENT_FILE (an outcome event, JSON) would write, under the published version and
+    under --draft N; nothing is written to the database or the CRM. Prints JSON."""
+    import json
+
+    from hub.cli import _build, _settings
+    from hub.domain.errors import ValidationFailed
+    from hub.live_config import config_versions
+    from hub.services.config_preview import compare
+    from hub.services.config_versions import VersionError
+
+    try:
+        event = json.loads(event_file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        click.echo(f"error: {event_file} is not JSON: {exc}", err=True)
+        sys.exit(1)
+    hub = _build(_settings())
+    try:
+        result = compare(hub, config_versions(hub.settings, hub.engine, hub.clock), event, draft)
+    except (VersionError, ValidationFailed) as exc:
+        _fail(exc)
+        return
+    finally:
+        hub.close()
+    click.echo(json.dumps(result, indent=2, ensure_ascii=False))

@@ -33,7 +33,9 @@ class Actor:
 SEED_ACTOR = Actor("hub:seed", "mappings/ files")
 
 
-class ConfigError(Exception):
+class VersionError(Exception):
+    """A refused configuration change; ``status`` is its HTTP status, ``problems`` name file:line."""
+
     status = 400
     code = "config_error"
 
@@ -44,17 +46,17 @@ class ConfigError(Exception):
         self.details = details
 
 
-class ConfigNotFound(ConfigError):
+class ConfigNotFound(VersionError):
     status = 404
     code = "not_found"
 
 
-class ConfigInvalid(ConfigError):
+class ConfigInvalid(VersionError):
     status = 422
     code = "invalid_configuration"
 
 
-class ConfigConflict(ConfigError):
+class ConfigConflict(VersionError):
     status = 409
     code = "conflict"
 

@@ -14,7 +14,7 @@ from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from hub.live_config import config_versions
-from hub.services.config_versions import Actor, ConfigError, ConfigVersions
+from hub.services.config_versions import Actor, ConfigVersions, VersionError
 from hub.store.config_versions import Version
 from hub.web.context import current_hub
 from hub.web.errors import error_response
@@ -41,7 +41,7 @@ def _actor() -> Actor:
     return Actor(principal.subject, principal.name)
 
 
-def _failed(exc: ConfigError) -> ResponseReturnValue:
+def _failed(exc: VersionError) -> ResponseReturnValue:
     response, status = error_response(exc.status, exc.code, exc.message, exc.problems)
     assert isinstance(response, Response)
     body = response.get_json()
@@ -94,7 +94,7 @@ def get_version(version_id: int) -> ResponseReturnValue:
     versions = _versions()
     try:
         return jsonify(_detail(versions.get(version_id), versions))
-    except ConfigError as exc:
+    except VersionError as exc:
         return _failed(exc)
 
 
@@ -114,7 +114,7 @@ def save_draft() -> ResponseReturnValue:
     versions = _versions()
     try:
         new_id, problems = versions.save_draft(documents, actor=_actor(), based_on=based_on, note=note)
-    except ConfigError as exc:
+    except VersionError as exc:
         return _failed(exc)
     return jsonify({**versions.get(new_id).summary(), "problems": [p.as_dict() for p in problems]}), 201
 
@@ -130,7 +130,7 @@ def publish(version_id: int) -> ResponseReturnValue:
         return _bad_request(wrong)
     try:
         version = _versions().publish(version_id, base_version=base, actor=_actor())
-    except ConfigError as exc:
+    except VersionError as exc:
         return _failed(exc)
     current_hub().refresh_config(force=True)
     return jsonify(version.summary())
@@ -146,7 +146,7 @@ def rollback(version_id: int) -> ResponseReturnValue:
         return _bad_request(wrong or "note must be text")
     try:
         version = _versions().rollback(version_id, actor=_actor(), base_version=base, note=note)
-    except ConfigError as exc:
+    except VersionError as exc:
         return _failed(exc)
     current_hub().refresh_config(force=True)
     return jsonify(version.summary()), 201
@@ -161,8 +161,38 @@ def diff() -> ResponseReturnValue:
         return _bad_request("give two version numbers: ?a=N&b=M")
     try:
         return jsonify({"a": a, "b": b, "documents": _versions().diff(a, b)})
-    except ConfigError as exc:
+    except VersionError as exc:
         return _failed(exc)
+
+
+@bp.post("/preview")
+@require_role("admin")
+def preview() -> ResponseReturnValue:
+    """What linking an event (pasted, or stored by source + event_id) would write under the published
+    version and under ``version`` (a draft), side by side. Writes nothing."""
+    from hub.domain.errors import ValidationFailed
+    from hub.services.config_preview import compare, stored_payload
+
+    body = _body()
+    if body is None:
+        return _bad_request('send {"event": {...}} or {"source": ..., "event_id": ...}, and "version"')
+    draft, wrong = _optional_int(body, "version")
+    if wrong:
+        return _bad_request(wrong)
+    hub = current_hub()
+    event = body.get("event")
+    if event is None and isinstance(body.get("event_id"), str):
+        event = stored_payload(hub.engine, str(body.get("source") or "generic"), body["event_id"])
+        if event is None:
+            return error_response(404, "not_found", "no stored event with that source and event_id")
+    if not isinstance(event, dict):
+        return _bad_request("event must be an outcome event object (or give source and event_id)")
+    try:
+        return jsonify(compare(hub, _versions(), event, draft))
+    except VersionError as exc:
+        return _failed(exc)
+    except ValidationFailed as exc:
+        return error_response(422, "invalid_event", exc.message, list(exc.problems))
 
 
 @bp.get("/audit")
