@@ -18,6 +18,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, hub: Hub | None 
     from hub.mappings.roles import load_role_rules
     from hub.web import (
         admin_api,
+        admin_console,
         api,
         channel_webhooks,
         crm,
@@ -54,6 +55,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, hub: Hub | None 
     app.register_blueprint(crm.bp)
     app.register_blueprint(recovery.bp)
     app.register_blueprint(admin_api.bp)
+    app.register_blueprint(admin_console.bp)
     if hub.sandbox is not None:
         app.register_blueprint(hub.sandbox.blueprint(), url_prefix="/sandbox")
     return app
