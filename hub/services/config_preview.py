@@ -75,6 +75,7 @@ def preview_event(
     mappings: Mappings,
     payload: Mapping[str, Any],
     sla_settings: SlaSettings | None = None,
+    episode_id: str | None = None,
 ) -> dict[str, Any]:
     """The write linking ``payload`` would make with ``mappings`` (nothing is stored or sent)."""
     outcome = Outcome.from_payload(dict(payload))
@@ -99,7 +100,8 @@ def preview_event(
             crm=_NoWrites(linker.crm),
             mapping=mappings.crm(crm_name),
             catalog=mappings.catalog,
-            sla_fields=(lambda episode_id: sla.case_fields(episode_id, crm_name)) if sla else None,
+            sla_fields=(lambda episode: sla.case_fields(episode, crm_name)) if sla else None,
+            make_episode_id=(lambda: episode_id) if episode_id else linker.make_episode_id,
         )
         row = inbox.InboxRow(
             id=0,
@@ -186,6 +188,7 @@ def compare(hub: Any, versions: Any, payload: Mapping[str, Any], draft: int | No
     from hub.domain.errors import ConfigError
 
     sla_settings = SlaSettings.from_settings(hub.settings)
+    episode_id = hub.linker.make_episode_id()  # one new episode id for both sides, so they compare
     result: dict[str, Any] = {}
     published = versions.published()
     targets = {"published": published}
@@ -204,6 +207,12 @@ def compare(hub: Any, versions: Any, payload: Mapping[str, Any], draft: int | No
         checked = checked_payload(mappings, body)
         result[label] = {
             "version": version.id,
-            **preview_event(linker=hub.linker, mappings=mappings, payload=checked, sla_settings=sla_settings),
+            **preview_event(
+                linker=hub.linker,
+                mappings=mappings,
+                payload=checked,
+                sla_settings=sla_settings,
+                episode_id=episode_id,
+            ),
         }
     return result
