@@ -100,7 +100,10 @@ class EmbeddedHub:
         self.stop = threading.Event()
         self.server = make_server(host, port, create_app(hub=hub), threaded=True)
         self.worker = hub.new_worker()
-        self.scheduler = build_scheduler(hub.scheduled_ticks())
+        from hub.live_config import CurrentTicks, follow
+
+        self.scheduler = build_scheduler(CurrentTicks(hub).all())
+        follow(self.scheduler, hub)  # applies a newly published configuration even when idle
         self.threads = [
             threading.Thread(target=self.server.serve_forever, name="web", daemon=True),
             threading.Thread(
@@ -170,10 +173,12 @@ def worker(once: bool) -> None:
 @main.command()
 def scheduler() -> None:
     """Run the scheduler's ticks (one process is enough)."""
+    from hub.live_config import CurrentTicks, follow
     from hub.services.scheduler import build_scheduler
 
     hub = _build(_settings())
-    ticker = build_scheduler(hub.scheduled_ticks())
+    ticker = build_scheduler(CurrentTicks(hub).all())
+    follow(ticker, hub)  # a newly published configuration applies here too, within seconds
     ticker.start()
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())

@@ -119,3 +119,36 @@ class ConfigWatcher:
         hub.linker = fresh.linker
         hub.config_version = fresh.config_version
         log.info("applied configuration version %s", fresh.config_version)
+
+
+class CurrentTicks:
+    """The scheduler's ticks, taken from the Hub's current configuration: after a new version is
+    applied, the next firing of each tick uses the services built from it (recovery, SLA, ...)."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self._version: object = object()
+        self._ticks: dict[str, Any] = {}
+
+    def all(self) -> dict[str, Any]:
+        return {name: self._runner(name) for name in self.hub.scheduled_ticks()}
+
+    def _runner(self, name: str) -> Any:
+        def run() -> object:
+            if self._version != self.hub.config_version:
+                self._ticks, self._version = dict(self.hub.scheduled_ticks()), self.hub.config_version
+            tick = self._ticks.get(name)
+            return tick() if tick is not None else None
+
+        return run
+
+
+def follow(scheduler: Any, hub: Hub) -> None:
+    """Check for a newly published version every ``CTIHUB_CONFIG_POLL_SECONDS`` in a scheduler process."""
+    scheduler.add_job(
+        hub.refresh_config,
+        "interval",
+        seconds=poll_seconds(hub.settings),
+        id="apply_published_configuration",
+        name="apply_published_configuration",
+    )

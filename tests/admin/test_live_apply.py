@@ -134,3 +134,29 @@ def test_publish_applies_in_a_running_worker_and_rollback_too(world):
         back.id,
     )
     assert "config-v2" not in tags_of_ticket_for(hub, third)
+
+
+def test_scheduler_ticks_use_the_services_of_the_applied_version(sqlite_engine, clock, monkeypatch):
+    """The scheduler's ticks are resolved from the Hub again once a new version is applied."""
+    from hub.live_config import CurrentTicks
+    from hub.services.recovery import RecoveryService
+    from tests.web.conftest import web_settings
+
+    seen: list[int] = []
+    monkeypatch.setattr(RecoveryService, "tick", lambda self: seen.append(id(self)))
+    hub = build_hub(web_settings(sandbox=True), clock=clock, engine=sqlite_engine)
+    try:
+        runners = CurrentTicks(hub).all()
+        runners["recovery"]()
+        runners["recovery"]()
+        assert len(set(seen)) == 1  # built once per version, not per firing
+        versions = config_versions(hub.settings, hub.engine, clock)
+        documents = dict(versions.get(1).documents)
+        documents["recovery.yaml"] += "\n# reviewed\n"
+        draft, _ = versions.save_draft(documents, actor=ADMIN, based_on=1)
+        versions.publish(draft, base_version=1, actor=ADMIN)
+        assert hub.refresh_config(force=True) and hub.config_version == draft
+        runners["recovery"]()
+        assert len(set(seen)) == 2  # the recovery service of the new version
+    finally:
+        hub.sandbox.reset()
