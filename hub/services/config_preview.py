@@ -216,3 +216,27 @@ def compare(hub: Any, versions: Any, payload: Mapping[str, Any], draft: int | No
             ),
         }
     return result
+
+
+def crm_check(crm: Any, documents: Mapping[str, str]) -> dict[str, Any]:
+    """The version's field mapping for the hub's CRM checked against the CRM's live schema
+    (``hub.services.crm_check``, as ``ctihub crm check``), each finding placed at its
+    ``fields.<crm>.yaml:<line>``. Raises ``CrmError`` when the schema cannot be read."""
+    import re
+
+    from hub.mappings.yaml_lines import load_with_lines
+    from hub.services.crm_check import check_mapping
+
+    mappings = mappings_of(documents)
+    name = f"fields.{crm.name}.yaml"
+    report = check_mapping(mappings.crm(crm.name), mappings.catalog, crm.metadata()).as_dict()
+    lined = load_with_lines(documents[name])
+    for finding in report["findings"]:
+        path: list[str | int] = []
+        for key, index in re.findall(r"([A-Za-z_]+)(?:\[(\d+)\])?", finding.get("rule") or ""):
+            path.append(key)
+            if index:
+                path.append(int(index))
+        line = lined.line_of(path) if path else None
+        finding["path"] = f"{name}:{line}" if line else name
+    return report

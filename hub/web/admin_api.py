@@ -165,6 +165,26 @@ def diff() -> ResponseReturnValue:
         return _failed(exc)
 
 
+@bp.get("/config/<int:version_id>/crm-check")
+@require_role("admin")
+def crm_check(version_id: int) -> ResponseReturnValue:
+    """The version's mapping checked against the live CRM schema (like ``ctihub crm check``)."""
+    from hub.domain.errors import ConfigError, CrmError
+    from hub.services.config_preview import crm_check as check
+
+    hub = current_hub()
+    if not callable(getattr(hub.crm, "metadata", None)):
+        return error_response(501, "not_supported", f"the {hub.crm.name} adapter cannot describe its schema")
+    try:
+        return jsonify(check(hub.crm, _versions().get(version_id).documents))
+    except VersionError as exc:
+        return _failed(exc)
+    except ConfigError as exc:
+        return error_response(422, "invalid_configuration", "fix the version's problems first", exc.problems)
+    except CrmError as exc:
+        return error_response(502, "crm_unavailable", f"cannot read the {hub.crm.name} schema: {exc}")
+
+
 @bp.post("/preview")
 @require_role("admin")
 def preview() -> ResponseReturnValue:

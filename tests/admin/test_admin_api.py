@@ -100,3 +100,18 @@ def test_bad_bodies_are_named(client):
     no_base = client.post("/v1/admin/config/1/publish", json={}, headers=BEARER)
     assert no_base.status_code == 400 and "base_version" in no_base.json["error"]["message"]
     assert client.get("/v1/admin/config/diff?a=1", headers=BEARER).status_code == 400
+
+
+def test_live_crm_check_places_each_finding_at_its_line(make_app):
+    client = make_app(sandbox=True).test_client()
+    documents = published_documents(client)
+    text = documents["fields.zendesk.yaml"].replace("custom_fields.360000000001", "custom_fields.999", 1)
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if "custom_fields.999" in row)
+    draft = client.post(
+        "/v1/admin/config", json={"documents": {**documents, "fields.zendesk.yaml": text}}, headers=BEARER
+    ).json["version"]
+    report = client.get(f"/v1/admin/config/{draft}/crm-check", headers=BEARER).json
+    assert report["crm"] == "zendesk" and not report["ok"]
+    [error] = [f for f in report["findings"] if f["severity"] == "error"]
+    assert error["path"] == f"fields.zendesk.yaml:{line}" and "999" in error["problem"] and error["hint"]
+    assert client.get("/v1/admin/config/1/crm-check", headers=BEARER).json["errors"] == 0

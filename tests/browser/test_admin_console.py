@@ -60,3 +60,6 @@ def test_edit_flag_fix_preview_publish(live_hub, page):
     expect(page.locator("#admin-message")).to_contain_text("Published v3")
     assert live_hub.hub.config_version == 3  # this process applied it at once
     expect(page.locator("#versions tbody tr").first).to_contain_text("published")
+
+    page.get_by_role("button", name="Check against the CRM").click()  # the live (sandbox) Zendesk schema
+    expect(page.locator("#crm-findings")).to_contain_text("v3: all 10 mapped fields fit zendesk")

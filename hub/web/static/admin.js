@@ -229,6 +229,22 @@
     }, failed);
   }
 
+  function crmCheck() {
+    var version = state.draft || state.base;
+    return Hub.api("GET", "/v1/admin/config/" + version + "/crm-check").then(function (report) {
+      var list = $("crm-findings");
+      list.textContent = "";
+      if (!report.findings.length) list.appendChild(el("li", { "class": "muted" }, "v" + version + ": all " + report.checked + " mapped fields fit " + report.crm + "."));
+      report.findings.forEach(function (f) {
+        var item = el("li", { "class": f.severity === "error" ? "" : "warning" });
+        var m = /:(\d+)$/.exec(f.path);
+        item.appendChild(el("button", { type: "button", "class": "btn btn--link", "data-line": m ? m[1] : 1 }, f.path));
+        item.appendChild(document.createTextNode(" " + f.severity + ": " + f.problem + ". Fix: " + f.hint));
+        list.appendChild(item);
+      });
+    }, failed);
+  }
+
   function start() {
     if (!$("versions")) return;
     $("document").addEventListener("change", function (e) { showDocument(e.target.value); });
@@ -243,6 +259,14 @@
     $("publish").addEventListener("click", publish);
     $("diff").addEventListener("click", showDiff);
     $("preview").addEventListener("click", preview);
+    $("crm-check").addEventListener("click", crmCheck);
+    $("crm-findings").addEventListener("click", function (e) {
+      var n = e.target.getAttribute("data-line");
+      if (!n) return;
+      var name = e.target.textContent.split(":")[0];
+      if (name !== state.current) { $("document").value = name; showDocument(name); }
+      goToLine(parseInt(n, 10));
+    });
     loadVersions().then(function () { if (state.published) return openVersion(state.published); }, failed);
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start); else start();
