@@ -54,7 +54,10 @@ def published_settings(settings: Settings, engine: Engine, clock: Any = None) ->
     versions = config_versions(settings, engine, clock)
     current = versions.published()
     if current is None:
-        versions.seed(config_docs.read_directory(settings.mappings_dir))
+        documents = config_docs.read_directory(settings.mappings_dir)
+        if versions.problems(documents):  # never seed a broken version: the files' own problems
+            return settings, None  # are reported by load_mappings, with their real paths
+        versions.seed(documents)
         current = versions.published()
     if current is None:
         return settings, None

@@ -150,3 +150,25 @@ def test_diff_names_each_changed_document(engine, clock):
     diff = versions.diff(1, draft)
     assert list(diff) == ["fields.zendesk.yaml"]
     assert diff["fields.zendesk.yaml"].startswith("--- v1/fields.zendesk.yaml\n+++ v2/fields.zendesk.yaml\n")
+
+
+def test_broken_files_are_never_seeded(sqlite_engine, clock, tmp_path):
+    """A first start on broken files fails as before (problems with the files' paths), and seeds nothing."""
+    import shutil
+
+    from hub.domain.errors import ConfigError
+    from hub.live_config import published_settings
+    from tests.web.conftest import web_settings
+
+    directory = tmp_path / "mappings"
+    shutil.copytree(MAPPINGS, directory)
+    (directory / "intents.yaml").write_text("intents: 7\n")
+    settings = web_settings()
+    settings = type(settings)(**{**settings.__dict__, "mappings_dir": directory})
+    assert published_settings(settings, sqlite_engine, clock) == (settings, None)
+    with pytest.raises(ConfigError) as caught:
+        from hub.bootstrap import build_hub
+
+        build_hub(settings, clock=clock, engine=sqlite_engine)
+    assert any(str(directory / "intents.yaml") in p.path for p in caught.value.problems)
+    assert ConfigVersions(sqlite_engine, clock).versions() == []
