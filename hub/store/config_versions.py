@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
 from hub.store.config_tables import config_audit, config_versions
 
@@ -187,7 +186,6 @@ __all__ = [
     "DRAFT",
     "PUBLISHED",
     "SUPERSEDED",
-    "IntegrityError",
     "Version",
     "audit",
     "audit_log",

@@ -181,6 +181,7 @@ def event_status(connection: Connection, source: str, event_id: str) -> dict[str
         "customer_key": row.customer_key,
         "episode_id": row.episode_id,
         "disposition": row.disposition,
+        "config_version": row.config_version,  # the admin configuration version it was linked with
         "attempts": row.attempts,
         "last_error": row.last_error,
         "received_at": row.received_at.isoformat(),

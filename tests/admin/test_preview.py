@@ -12,6 +12,7 @@ from hub.bootstrap import build_hub
 from hub.live_config import config_versions
 from hub.services.config_preview import compare
 from hub.services.config_versions import Actor
+from hub.store import inbox as inbox_store
 from hub.store.tables import customers, inbox
 from tests.web.conftest import web_settings
 
@@ -73,6 +74,8 @@ def test_preview_writes_nothing_and_equals_what_linking_then_writes(hub):
     with hub.engine.connect() as connection:
         episode_id, version = connection.execute(select(inbox.c.episode_id, inbox.c.config_version)).one()
     assert version == draft
+    with hub.engine.connect() as connection:  # GET /v1/outcomes/<source>/<event_id> shows it
+        assert inbox_store.event_status(connection, "generic", EVENT["event_id"])["config_version"] == draft
     [ticket] = hub.sandbox.records("zendesk", "ticket")
     written = json.dumps(result["draft"]["case"]["fields"]).replace(result["draft"]["episode_id"], episode_id)
     previewed = json.loads(written)  # the episode id is minted at link time; everything else is fixed
