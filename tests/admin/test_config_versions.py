@@ -172,3 +172,15 @@ def test_broken_files_are_never_seeded(sqlite_engine, clock, tmp_path):
         build_hub(settings, clock=clock, engine=sqlite_engine)
     assert any(str(directory / "intents.yaml") in p.path for p in caught.value.problems)
     assert ConfigVersions(sqlite_engine, clock).versions() == []
+
+
+def test_config_store_files_keeps_the_directory_as_the_configuration(sqlite_engine, clock):
+    from hub.bootstrap import build_hub
+    from tests.fakes import FakeCRM
+    from tests.web.conftest import web_settings
+
+    settings = web_settings(env={"CONFIG_STORE": "files"})
+    hub = build_hub(settings, clock=clock, crm=FakeCRM(), engine=sqlite_engine)
+    assert hub.config_version is None and hub.config_watcher is None
+    assert hub.settings.mappings_dir == MAPPINGS
+    assert ConfigVersions(sqlite_engine, clock).versions() == []
