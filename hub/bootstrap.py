@@ -109,6 +109,17 @@ class Hub:
     sandbox: Any = None
     metrics: MetricsConfig = field(default_factory=MetricsConfig)  # mappings/metrics.yaml
     wake_worker: threading.Event = field(default_factory=threading.Event)
+    config_version: int | None = None  # the published admin configuration in use (hub.live_config)
+    config_watcher: Any = None  # hub.live_config.ConfigWatcher, when the configuration is in the database
+
+    def refresh_config(self, *, force: bool = False) -> bool:
+        """Apply a newly published configuration version, if any (throttled; see hub.live_config)."""
+        return self.config_watcher.check(force=force) if self.config_watcher is not None else False
+
+    def current_linker(self) -> Linker:
+        """The linker of the published configuration (checked unthrottled: once per claimed batch)."""
+        self.refresh_config(force=True)
+        return self.linker
 
     def new_worker(self) -> Worker:
         return Worker(
@@ -120,6 +131,7 @@ class Hub:
             transient_budget=timedelta(hours=self.settings.transient_retry_budget_hours),
             batch_size=self.settings.link_batch_size,
             batch_window=self.settings.link_batch_window_seconds if self.linker.batches else 0.0,
+            refresh=self.current_linker if self.config_watcher is not None else None,
         )
 
     def scheduled_ticks(self) -> dict[str, Callable[[], object]]:
@@ -132,7 +144,8 @@ class Hub:
             "retry_failed_webhooks": ChannelEvents.for_hub(self).retry_failed,
         }
         if self.sla is not None:
-            ticks["sla_clocks"] = self.sla.tick  # warnings, breaches, cases' SLA fields: each written once
+            # warnings, breaches, cases' SLA fields: each written once (the current SlaService's)
+            ticks["sla_clocks"] = lambda: self.sla.tick() if self.sla else None
         if (recovery := RecoveryService.for_hub(self)) is not None:  # with mappings/recovery.yaml
             ticks["recovery"] = recovery.tick  # claims due attempts (SKIP LOCKED + lease), guards, acts
         ticks["metrics_rollup"] = self.deflection_rollup().tick  # docs/metrics.md; idempotent, late facts
@@ -157,11 +170,20 @@ class Hub:
 
 
 def build_hub(
-    settings: Settings, *, clock: Clock | None = None, crm: CRM | None = None, engine: Engine | None = None
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    crm: CRM | None = None,
+    engine: Engine | None = None,
+    watch: bool = True,
 ) -> Hub:
+    from hub import live_config
+
     clock = clock or SystemClock()
     engine = engine or make_engine(settings.database_url, **settings.engine_options())
     register_secrets(secret_values(settings.environment, settings.webhook_secret, settings.api_token))
+    crm_injected = crm is not None
+    settings, config_version = live_config.published_settings(settings, engine, clock)
     mappings = load_mappings(settings.mappings_dir)
     if settings.crm not in mappings.crms:
         raise ConfigError(
@@ -225,11 +247,17 @@ def build_hub(
             window=timedelta(hours=settings.episode_window_hours),
             case_claim_ttl=timedelta(seconds=settings.worker_lease_seconds),
             sla_fields=(lambda episode_id: sla.case_fields(episode_id, crm.name)) if sla else None,
+            config_version=config_version,
         ),
         sla=sla,
         source=load_plugin("cti_hub.webhooks", "generic"),
         sandbox=sandbox,
         metrics=load_metrics_config(settings.mappings_dir),
         wake_worker=wake,
+        config_version=config_version,
     )
+    if watch and config_version is not None:
+        hub.config_watcher = live_config.ConfigWatcher(
+            hub, every_seconds=live_config.poll_seconds(settings), crm_injected=crm_injected
+        )
     return hub

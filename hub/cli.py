@@ -110,12 +110,15 @@ def main(verbose: bool) -> None:
 
 def _scheduler(hub: Any) -> tuple[Any, Any]:
     """The ticks, run only while this process leads (``hub.services.leader``)."""
+    from hub.live_config import CurrentTicks, follow
     from hub.services.leader import leadership_for
     from hub.services.scheduler import build_scheduler
 
     interval = hub.settings.scheduler_interval_seconds
     leadership = leadership_for(hub.engine, hub.clock, interval)
-    ticker = build_scheduler(hub.scheduled_ticks(), every_seconds=interval, leadership=leadership)
+    # CurrentTicks: after a newly published configuration is applied, each tick uses its services.
+    ticker = build_scheduler(CurrentTicks(hub).all(), every_seconds=interval, leadership=leadership)
+    follow(ticker, hub)  # a newly published configuration applies here too, within seconds
     return ticker, leadership
 
 

@@ -16,3 +16,15 @@ def register(main: click.Group) -> None:
     main.add_command(report.report)
     main.add_command(privacy.customer)
     main.add_command(privacy.retention)
+    register_mappings(main)
+
+
+def register_mappings(main: click.Group) -> None:
+    """``ctihub mappings export|import`` join ``validate`` in the ``mappings`` group."""
+    from hub.commands import config
+
+    group = main.commands["mappings"]
+    assert isinstance(group, click.Group)
+    group.add_command(config.mappings_export)
+    group.add_command(config.mappings_import)
+    group.add_command(config.mappings_preview)

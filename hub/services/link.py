@@ -121,6 +121,8 @@ class Linker:
     case_claim_ttl: timedelta = timedelta(seconds=120)
     # Mapped SLA fields (due time, status) for an episode's case, written with every link.
     sla_fields: Callable[[str], Mapping[str, Any]] | None = None
+    # The admin configuration version this linker was built from (recorded on each linked event).
+    config_version: int | None = None
 
     def link(self, row: inbox.InboxRow, *, owner: str) -> Linked:
         """Link one event: prepare, one CRM write, finish."""
@@ -291,6 +293,7 @@ class Linker:
                 customer_key=prepared.customer_key,
                 episode_id=episode.id,
                 disposition=prepared.disposition.code,
+                config_version=self.config_version,
             )
             record_recovery_outcome(  # a plan for a failed outcome; any contact cancels earlier ones
                 connection,

@@ -21,6 +21,7 @@ import os
 import random
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -71,6 +72,8 @@ class Worker:
     owner: str = field(default_factory=worker_name)
     rng: random.Random = field(default_factory=random.Random)
     paused_until: datetime | None = None  # set when the CRM says its API quota is spent
+    # Answers the linker for the batch just claimed: the published configuration's (one SELECT).
+    refresh: Callable[[], Linker] | None = None
 
     def run_once(self) -> int:
         """Claim and process one batch; returns how many rows were claimed."""
@@ -82,6 +85,8 @@ class Worker:
                 connection, owner=self.owner, now=now, lease=self.lease, limit=self.batch_size
             )
         if rows:
+            if self.refresh is not None:  # a version published before this claim links these rows
+                self.linker = self.refresh()
             with log_ids(**_batch_ids(rows)):
                 results = self.linker.link_batch(rows, owner=self.owner)
             for row, result in zip(rows, results, strict=True):

@@ -130,6 +130,7 @@ def mark_linked(
     customer_key: str,
     episode_id: str,
     disposition: str,
+    config_version: int | None = None,
 ) -> bool:
     """Finish a row. False when the lease was lost meanwhile (another worker owns it now)."""
     result = connection.execute(
@@ -144,6 +145,7 @@ def mark_linked(
             customer_key=customer_key,
             episode_id=episode_id,
             disposition=disposition,
+            config_version=config_version,
         )
     )
     return result.rowcount == 1
@@ -210,6 +212,7 @@ def event_status(connection: Connection, source: str, event_id: str) -> dict[str
         "customer_key": row.customer_key,
         "episode_id": row.episode_id,
         "disposition": row.disposition,
+        "config_version": row.config_version,  # the admin configuration version it was linked with
         "attempts": row.attempts,
         "last_error": row.last_error,
         "received_at": row.received_at.isoformat(),

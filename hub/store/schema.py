@@ -1,5 +1,6 @@
 """Every table of the hub, for migrations and tests: each area's tables module is imported here."""
 
+import hub.store.config_tables  # config_versions, config_audit
 import hub.store.dedup_tables  # case_claims, ambiguous_matches, dedup_audit, ...
 import hub.store.deflection_tables  # deflection_decisions
 import hub.store.leases  # leases (the scheduler's leadership)

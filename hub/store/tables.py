@@ -74,6 +74,7 @@ inbox = Table(
     Column("linked_at", UTCDateTime()),
     # when the payload was cut down to what links and metrics need (docs/retention.md)
     Column("purged_at", UTCDateTime()),
+    Column("config_version", Integer),  # the admin configuration version it was linked with
     UniqueConstraint("source", "event_id"),
     Index("ix_inbox_due", "status", "next_attempt_at"),
     Index("ix_inbox_linked_at", "linked_at"),  # the metrics rollup reads what was linked since

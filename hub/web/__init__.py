@@ -24,6 +24,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, hub: Hub | None 
     """``test_config`` overrides Settings fields (as the Flask tutorial's factory does)."""
     from hub.mappings.roles import load_role_rules
     from hub.web import (
+        admin_api,
+        admin_console,
         api,
         channel_webhooks,
         crm,
@@ -68,6 +70,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, hub: Hub | None 
     prometheus.register(app)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(panel.bp)
+    app.register_blueprint(admin_api.bp)
+    app.register_blueprint(admin_console.bp)
     if hub.sandbox is not None:
         app.register_blueprint(hub.sandbox.blueprint(), url_prefix="/sandbox")
     return app

@@ -13,6 +13,9 @@ import yaml
 from sqlalchemy import select
 
 from hub.bootstrap import build_hub
+from hub.live_config import config_versions
+from hub.services.config_docs import read_directory
+from hub.services.config_versions import Actor
 from hub.services.crm_check import check_mapping
 from hub.store import inbox
 from hub.web import create_app
@@ -55,10 +58,11 @@ def test_a_refused_picklist_value_is_dead_lettered_then_replayed_after_the_fix(
     [problem] = report.errors
     assert problem.where == "Case.Origin" and "'Live chat'" in problem.problem
 
-    origin_map(directory, "Chat")  # the admin's fix; the hub restarts with it
-    fixed = build_hub(
-        settings(crm="salesforce", sandbox=True, mappings_dir=directory), clock=clock, engine=sqlite_engine
-    )
+    origin_map(directory, "Chat")  # the admin's fix, imported and published: no restart needed
+    versions = config_versions(hub.settings, sqlite_engine, clock)
+    versions.import_documents(read_directory(directory), actor=Actor("test:admin"), publish=True)
+    assert hub.refresh_config(force=True)
+    fixed = hub
     assert check_mapping(fixed.mappings.crm("salesforce"), fixed.mappings.catalog, fixed.crm.metadata()).ok
     with sqlite_engine.begin() as connection:  # what `ctihub inbox replay` does
         assert inbox.replay_dead(connection, now=clock.now(), source="web-chat") == 1
