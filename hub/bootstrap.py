@@ -121,6 +121,9 @@ class Hub:
         self.refresh_config(force=True)
         return self.linker
 
+    def instrumented_current_linker(self) -> Linker:
+        return InstrumentedLinker(self.current_linker())  # type: ignore[return-value]
+
     def new_worker(self) -> Worker:
         return Worker(
             engine=self.engine,
@@ -131,7 +134,7 @@ class Hub:
             transient_budget=timedelta(hours=self.settings.transient_retry_budget_hours),
             batch_size=self.settings.link_batch_size,
             batch_window=self.settings.link_batch_window_seconds if self.linker.batches else 0.0,
-            refresh=self.current_linker if self.config_watcher is not None else None,
+            refresh=self.instrumented_current_linker if self.config_watcher is not None else None,
         )
 
     def scheduled_ticks(self) -> dict[str, Callable[[], object]]:
@@ -212,7 +215,8 @@ def build_hub(
                 requesters=StoredRequesters(engine, clock),
             )
         )
-    crm = InstrumentedCRM(crm)  # type: ignore[assignment]  # every CRM call counted and timed (Prometheus)
+    if not isinstance(crm, InstrumentedCRM):  # a configuration refresh passes the wrapped one back
+        crm = InstrumentedCRM(crm)  # type: ignore[assignment]  # every CRM call counted and timed (Prometheus)
     window = EventWindow(
         max_age=timedelta(days=settings.max_event_age_days),
         max_skew=timedelta(seconds=settings.max_clock_skew_seconds),

@@ -116,6 +116,7 @@ class ConfigWatcher:
         # Swap references (each assignment is atomic): readers see the old or the new part.
         hub.ingest.validator = fresh.ingest.validator
         hub.mappings = fresh.mappings
+        hub.metrics = fresh.metrics
         hub.sla = fresh.sla
         hub.crm = fresh.crm
         hub.settings = fresh.settings

@@ -105,7 +105,7 @@ LEAK_PATTERNS = {
 }
 # The secrets the suite configures (and whatever a built hub registered as a secret).
 TEST_SECRETS = (
-    "test-webhook-secret",
+    "test-webhook-secret-0123456789abcdef",
     "test-api-token",
     "acme-consumer-secret-6A1F",
     "00DAcme!first-minted-token",

@@ -46,7 +46,7 @@ def sunshine(client, *, email=VICTIM_EMAIL, user_id=STRANGER_ID, message_id="msg
 def generic(client, clock, **changes):
     """A signed /v1/outcomes event, as a trusted platform sends it."""
     body = json.dumps(outcome(occurred_at=clock.now().isoformat(), **changes)).encode()
-    signature = sign("test-webhook-secret", body, int(clock.now().timestamp()))
+    signature = sign("test-webhook-secret-0123456789abcdef", body, int(clock.now().timestamp()))
     response = client.post(
         "/v1/outcomes", data=body, headers={HEADER: signature, "Content-Type": "application/json"}
     )
@@ -184,7 +184,7 @@ def test_a_bad_proof_value_is_422_naming_it(client, clock):
             occurred_at=clock.now().isoformat(), customer={"email": "a@b.co", "proof": {"email": "carrier"}}
         )
     ).encode()
-    signature = sign("test-webhook-secret", body, int(clock.now().timestamp()))
+    signature = sign("test-webhook-secret-0123456789abcdef", body, int(clock.now().timestamp()))
     response = client.post(
         "/v1/outcomes", data=body, headers={HEADER: signature, "Content-Type": "application/json"}
     )

@@ -18,13 +18,14 @@ from webhooks.generic import HEADER, sign
 
 METRICS_TOKEN = "scraper-token"
 SECRET = "secret"
+ZENDESK_SECRET = "zendesk-signing-secret-0123456789abcdef"
 
 
 @pytest.fixture
 def setup(engine, clock):
     crm = FakeCRM()
     hub = build_hub(
-        hub_settings(metrics_token=METRICS_TOKEN, environment={"CTIHUB_ZENDESK_WEBHOOK_SECRET": "zs"}),
+        hub_settings(metrics_token=METRICS_TOKEN, environment={"CTIHUB_ZENDESK_WEBHOOK_SECRET": ZENDESK_SECRET}),
         clock=clock,
         crm=crm,
         engine=engine,

@@ -29,7 +29,7 @@ OTHER_WORDS = "other customer wants a new plan"
 
 def post(client, clock, **changes):
     body = json.dumps(outcome(occurred_at=clock.now().isoformat(), **changes)).encode()
-    signature = sign("test-webhook-secret", body, int(clock.now().timestamp()))
+    signature = sign("test-webhook-secret-0123456789abcdef", body, int(clock.now().timestamp()))
     response = client.post(
         "/v1/outcomes", data=body, headers={HEADER: signature, "Content-Type": "application/json"}
     )

@@ -27,7 +27,7 @@ def web_settings(
     crm_settings: dict[str, dict[str, str]] | None = None,
 ) -> Settings:
     return Settings(
-        webhook_secret="test-webhook-secret",
+        webhook_secret="test-webhook-secret-0123456789abcdef",
         api_token=TOKEN,
         session_secret=SESSION_SECRET,
         mappings_dir=MAPPINGS,
