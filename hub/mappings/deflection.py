@@ -25,9 +25,8 @@ from hub.domain.deflection import (
     ResponseTime,
     Thresholds,
 )
-from hub.domain.errors import ConfigError, Problem
-from hub.mappings import schema
-from hub.mappings.area_file import FileProblems, read_document
+from hub.domain.errors import Problem
+from hub.mappings.area_file import FileProblems, check_document, problems_error, read_document
 
 DEFLECTION_FILE = "deflection.yaml"
 SLA_FILE = "sla.yaml"
@@ -44,10 +43,7 @@ def load_deflection_config(directory: Path) -> DeflectionConfig:
     directory = Path(directory)
     config, problems = _load(directory)
     if config is None:
-        count = len(problems)
-        raise ConfigError(
-            f"{directory / DEFLECTION_FILE}: {count} problem{'s' if count != 1 else ''}", problems=problems
-        )
+        raise problems_error(directory / DEFLECTION_FILE, problems)
     return config
 
 
@@ -59,24 +55,10 @@ def _load(directory: Path) -> tuple[DeflectionConfig | None, list[Problem]]:
     document = read_document(path, found)
     if document is None:
         return None, found.sorted()
-    found.document = document
-    for duplicate in document.duplicate_keys:
-        where = f"{schema.dotted(duplicate.path)}: " if duplicate.path else ""
-        found.add(
-            duplicate.line,
-            f"{where}duplicate key {duplicate.key!r} (first at line {duplicate.first_line}); "
-            "YAML keeps only the last",
-        )
-    data = document.data if document.data is not None else {}
-    schema_file = schema.schema_path(KIND, directory)
-    if schema_file is None:
-        found.add(None, f"cannot check it: {KIND}.schema.json not found")
-    elif document.data is not None:  # an empty file (only comments) means every default
-        for line, message in schema.schema_errors(schema.validator_for(schema_file), document):
-            found.add(line, message)
+    check_document(found, document, KIND, directory)
     if found.problems:
         return None, found.sorted()
-    config = _build(directory, data, found)
+    config = _build(directory, document.data if document.data is not None else {}, found)
     return (None, found.sorted()) if found.problems else (config, [])
 
 

@@ -12,9 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from hub.domain.errors import ConfigError, Problem
-from hub.mappings import schema
-from hub.mappings.area_file import FileProblems, read_document
+from hub.domain.errors import Problem
+from hub.mappings.area_file import FileProblems, check_document, problems_error, read_document
 
 METRICS_FILE = "metrics.yaml"
 KIND = "metrics"
@@ -35,10 +34,7 @@ def load_metrics_config(directory: Path) -> MetricsConfig:
     directory = Path(directory)
     config, problems = _load(directory)
     if config is None:
-        count = len(problems)
-        raise ConfigError(
-            f"{directory / METRICS_FILE}: {count} problem{'s' if count != 1 else ''}", problems=problems
-        )
+        raise problems_error(directory / METRICS_FILE, problems)
     return config
 
 
@@ -50,19 +46,7 @@ def _load(directory: Path) -> tuple[MetricsConfig | None, list[Problem]]:
     document = read_document(path, found)
     if document is None:
         return None, found.sorted()
-    found.document = document
-    for duplicate in document.duplicate_keys:
-        found.add(
-            duplicate.line,
-            f"duplicate key {duplicate.key!r} (first at line {duplicate.first_line}); "
-            "YAML keeps only the last",
-        )
-    schema_file = schema.schema_path(KIND, directory)
-    if schema_file is None:
-        found.add(None, f"cannot check it: {KIND}.schema.json not found")
-    elif document.data is not None:  # an empty file (only comments) means every default
-        for line, message in schema.schema_errors(schema.validator_for(schema_file), document):
-            found.add(line, message)
+    check_document(found, document, KIND, directory)
     if found.problems:
         return None, found.sorted()
     data = document.data or {}

@@ -12,10 +12,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from hub.domain.errors import ConfigError, Problem
+from hub.domain.errors import Problem
 from hub.domain.roles import RoleRules
-from hub.mappings import schema
-from hub.mappings.area_file import FileProblems, read_document
+from hub.mappings.area_file import FileProblems, check_document, problems_error, read_document
 
 ROLES_FILE = "roles.yaml"
 KIND = "roles"
@@ -28,10 +27,7 @@ def role_problems(directory: Path) -> list[Problem]:
 def load_role_rules(directory: Path) -> RoleRules:
     rules, problems = _load(Path(directory))
     if rules is None:
-        count = len(problems)
-        raise ConfigError(
-            f"{Path(directory) / ROLES_FILE}: {count} problem{'s' if count != 1 else ''}", problems=problems
-        )
+        raise problems_error(Path(directory) / ROLES_FILE, problems)
     return rules
 
 
@@ -43,20 +39,7 @@ def _load(directory: Path) -> tuple[RoleRules | None, list[Problem]]:
     document = read_document(path, found)
     if document is None:
         return None, found.sorted()
-    found.document = document
-    for duplicate in document.duplicate_keys:
-        where = f"{schema.dotted(duplicate.path)}: " if duplicate.path else ""
-        found.add(
-            duplicate.line,
-            f"{where}duplicate key {duplicate.key!r} (first at line {duplicate.first_line}); "
-            "YAML keeps only the last",
-        )
-    schema_file = schema.schema_path(KIND, directory)
-    if schema_file is None:
-        found.add(None, f"cannot check it: {KIND}.schema.json not found")
-    elif document.data is not None:
-        for line, message in schema.schema_errors(schema.validator_for(schema_file), document):
-            found.add(line, message)
+    check_document(found, document, KIND, directory)
     if found.problems:
         return None, found.sorted()
     return _build(document.data or {}), []

@@ -25,7 +25,9 @@ ZENDESK_SECRET = "zendesk-signing-secret-0123456789abcdef"
 def setup(engine, clock):
     crm = FakeCRM()
     hub = build_hub(
-        hub_settings(metrics_token=METRICS_TOKEN, environment={"CTIHUB_ZENDESK_WEBHOOK_SECRET": ZENDESK_SECRET}),
+        hub_settings(
+            metrics_token=METRICS_TOKEN, environment={"CTIHUB_ZENDESK_WEBHOOK_SECRET": ZENDESK_SECRET}
+        ),
         clock=clock,
         crm=crm,
         engine=engine,
