@@ -316,7 +316,8 @@ def demo(crm: str, events: int, seed: int, port: int, keep_running: bool) -> Non
         for leftover in DEMO_DATABASE.parent.glob(f"{DEMO_DATABASE.name}*"):
             leftover.unlink()
         settings = replace(settings, database_url=f"sqlite:///{DEMO_DATABASE}")
-    for noisy in ("werkzeug", "ctihub.access"):  # the summary is the demo's output, not each request
+    # The summary is the demo's output, not each request or the processes' comings and goings.
+    for noisy in ("werkzeug", "ctihub.access", "hub.services.worker", "hub.services.leader"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     embedded = EmbeddedHub(_build(settings), "127.0.0.1", port).start()
     try:

@@ -34,6 +34,7 @@ from webhooks.generic import HEADER, sign
 pytestmark = pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="needs Linux /proc")
 SECRET = "graceful-test-webhook-secret-0123456789"
 TOKEN = "graceful-test-api-token-0123456789"
+CONTEXT_SECRET = "graceful-test-context-secret-0123456789"  # the context token answers, not 503
 PHONE = "+14155550142"
 
 
@@ -73,6 +74,7 @@ def test_sigterm_finishes_the_request_in_flight_and_loses_nothing(tmp_path: Path
         tmp_path,
         CTIHUB_WEBHOOK_SECRET=SECRET,
         CTIHUB_API_TOKEN=TOKEN,
+        CTIHUB_CONTEXT_TOKEN_SECRET=CONTEXT_SECRET,
         CTIHUB_LOG_FORMAT="json",
         CTIHUB_LOG_LEVEL="DEBUG",
     )
@@ -127,7 +129,12 @@ def test_sigterm_finishes_the_request_in_flight_and_loses_nothing(tmp_path: Path
 @pytest.mark.parametrize("dev", [True])
 def test_dev_mode_is_one_process_and_stops_on_sigterm(tmp_path: Path, dev: bool):
     port = free_port()
-    env = hub_env(tmp_path, CTIHUB_WEBHOOK_SECRET=SECRET, CTIHUB_API_TOKEN=TOKEN)
+    env = hub_env(
+        tmp_path,
+        CTIHUB_WEBHOOK_SECRET=SECRET,
+        CTIHUB_API_TOKEN=TOKEN,
+        CTIHUB_CONTEXT_TOKEN_SECRET=CONTEXT_SECRET,
+    )
     log = tmp_path / "dev.log"
     with started(ctihub("serve", "--dev", "--sandbox", "--port", str(port)), env, tmp_path, log) as serve:
         wait_for(lambda: status_of(port, "/readyz") == 200, deadline=START_DEADLINE, what="/readyz")
