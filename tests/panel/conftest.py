@@ -91,9 +91,11 @@ class World:
         from hub.store.tables import episode_cases
 
         with self.hub.engine.connect() as connection:
-            ids = list(connection.execute(select(episode_cases.c.case_id)).scalars())
-        assert ids, "no case linked yet"
-        return ids[-1]
+            rows = connection.execute(select(episode_cases.c.linked_at, episode_cases.c.case_id)).all()
+        assert rows, "no case linked yet"
+        # The newest: a SELECT without ORDER BY has no order (PostgreSQL returns an updated row last),
+        # and the fixed clock can give two cases one linked_at; the sandbox's ids grow with time.
+        return max(rows, key=lambda row: (row.linked_at, len(row.case_id), row.case_id)).case_id
 
     def path(self, case_id: str) -> str:
         return f"/v1/panel/{self.crm}/{self.noun}/{case_id}"
