@@ -77,9 +77,30 @@ def _build(settings: Settings) -> Any:
     engine = _engine(settings)
     _prepare_schema(settings, engine)
     try:
-        return build_hub(settings, engine=engine)
+        hub = build_hub(settings, engine=engine)
     except ConfigError as exc:
         _fail_config(exc)
+    _refuse_invalid_documents(hub)
+    return hub
+
+
+def _refuse_invalid_documents(hub: Any) -> None:
+    """Stop before serving when any admin document has a problem, listing each as
+    ``ctihub mappings validate`` does: the web workers would otherwise fail one by one, later."""
+    from hub.mappings import validate_mappings
+
+    problems = validate_mappings(hub.settings.mappings_dir)
+    if not problems:
+        return
+    hub.close()
+    count = len(problems)
+    _fail_config(
+        ConfigError(
+            f"{count} problem{'s' if count != 1 else ''} in the admin documents "
+            f"({hub.settings.mappings_dir}); nothing was started",
+            problems,
+        )
+    )
 
 
 def _setup_logging(verbose: bool) -> None:

@@ -117,3 +117,26 @@ def test_a_second_demo_run_starts_from_a_fresh_day(runner):
     result = runner.invoke(main, ["demo", "--events", "20"])
     assert result.exit_code == 0, result.output
     assert "linked               20" in result.output
+
+
+@pytest.mark.parametrize("command", [["serve", "--sandbox"], ["worker", "--once"], ["scheduler"]])
+def test_a_start_with_a_broken_admin_document_names_the_problem_at_its_line(
+    runner, tmp_path, monkeypatch, command
+):
+    """A schedule named in deflection.yaml but missing from sla.yaml used to start the hub and crash
+    each web worker later with `1 problem1 problem in mappings`; now nothing starts and the problem
+    is printed as `ctihub mappings validate` prints it."""
+    broken = tmp_path / "broken"
+    shutil.copytree(MAPPINGS, broken)
+    text = (broken / "deflection.yaml").read_text()
+    assert "\nbusiness_hours: new-york" in text
+    broken_text = text.replace("\nbusiness_hours: new-york", "\nbusiness_hours: nope", 1)
+    (broken / "deflection.yaml").write_text(broken_text)
+    line = next(n for n, content in enumerate(text.splitlines(), 1) if content.startswith("business_hours:"))
+    monkeypatch.setenv("CTIHUB_MAPPINGS", str(broken))
+    monkeypatch.setenv("CTIHUB_SANDBOX", "true")
+    result = runner.invoke(main, command)
+    assert result.exit_code == 2, result.output
+    assert "1 problem in the admin documents" in result.output
+    assert f"deflection.yaml:{line}: business_hours: no schedule 'nope' in sla.yaml" in result.output
+    assert "listening" not in result.output
