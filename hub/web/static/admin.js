@@ -2,7 +2,8 @@
    diff and preview. It talks to the hub only through /v1/admin (window.Hub.api). */
 (function () {
   "use strict";
-  var state = { versions: [], published: null, base: null, documents: {}, current: null, problems: [], draft: null };
+  var state = { versions: [], published: null, base: null, documents: {}, current: null, problems: [], draft: null,
+    schemas: {} };
   function $(id) { return document.getElementById(id); }
   function el(tag, attrs, text) {
     var node = document.createElement(tag);
@@ -76,6 +77,16 @@
     state.current = name;
     $("editor").value = state.documents[name] || "";
     renderProblems();
+    loadSchema(name);
+  }
+
+  /* The document's JSON Schema, for the editor's completion (admin_complete.js); fetched once. */
+  function loadSchema(name) {
+    if (state.schemas[name] !== undefined) return;
+    state.schemas[name] = null;
+    Hub.api("GET", "/v1/admin/schemas/" + encodeURIComponent(name)).then(function (schema) {
+      state.schemas[name] = schema;
+    }, function () { delete state.schemas[name]; });
   }
 
   function problemsOf(name) {
@@ -192,6 +203,7 @@
     Object.keys(result.activity.fields).forEach(function (k) { rows.push(["activity." + k, result.activity.fields[k]]); });
     rows.push(["disposition", result.disposition.code + " → " + JSON.stringify(result.disposition.values)]);
     rows.push(["SLA policy", result.sla_policy || "none"]);
+    rows.push(["recovery", recoverySummary(result.recovery)]);
     var table = el("table", { "class": "table" });
     rows.forEach(function (r) {
       var value = typeof r[1] === "string" ? r[1] : JSON.stringify(r[1]);
@@ -202,13 +214,50 @@
       table.appendChild(tr);
     });
     box.appendChild(table);
+    box.appendChild(recoveryPlan(result.recovery));
     return box;
+  }
+
+  /* One line per plan, to compare the two sides; the plan itself is listed by recoveryPlan. */
+  function recoverySummary(plan) {
+    if (!plan) return "none";
+    var head = plan.policy ? plan.status + ": " + plan.policy : plan.status;
+    return [head].concat((plan.attempts || []).map(function (a) {
+      return a.attempt + ". " + a.action + " " + a.at + " " + a.status + (a.reason ? " (" + a.reason + ")" : "");
+    })).join("\n");
+  }
+
+  var ATTEMPT_BADGE = { planned: "ok", rescheduled: "warn", blocked: "danger" };
+  function recoveryPlan(plan) {
+    var section = el("div", { "class": "plan stack" });
+    section.appendChild(el("h4", {}, "Recovery plan"));
+    if (!plan) return section;
+    var head = plan.policy ? "Policy “" + plan.policy + "”" + (plan.status === "disabled" ? " (disabled: nothing is made; if enabled:)" : "") : "";
+    section.appendChild(el("p", { "class": "plan__head" }, [head, plan.detail].filter(Boolean).join(" · ")));
+    if (!plan.attempts || !plan.attempts.length) return section;
+    var list = el("ol", { "class": "plan__attempts" });
+    plan.attempts.forEach(function (a) {
+      var item = el("li", { "class": "plan__attempt plan__attempt--" + a.status });
+      var top = el("div", { "class": "plan__top" });
+      top.appendChild(el("strong", {}, a.attempt + ". " + a.action + " (" + a.channel + ")"));
+      top.appendChild(el("span", { "class": "badge badge--" + (ATTEMPT_BADGE[a.status] || "muted") },
+        a.status + (a.reason ? ": " + a.reason : "")));
+      item.appendChild(top);
+      item.appendChild(el("div", {}, (a.local_time ? a.local_time + " local" : "local time unknown") +
+        (a.time_zone ? " (" + a.time_zone + ")" : "")));
+      item.appendChild(el("div", { "class": "muted" }, a.at + (a.planned_for !== a.at ? ", planned for " + a.planned_for : "")));
+      if (a.guard) item.appendChild(el("div", { "class": "plan__guard" }, a.guard + ": " + a.detail));
+      list.appendChild(item);
+    });
+    section.appendChild(list);
+    return section;
   }
   function lookup(result, key) {
     var v;
     if (key.indexOf("case.") === 0) v = result.case.fields[key.slice(5)];
     else if (key.indexOf("activity.") === 0) v = result.activity.fields[key.slice(9)];
     else if (key === "disposition") v = result.disposition.code + " → " + JSON.stringify(result.disposition.values);
+    else if (key === "recovery") v = recoverySummary(result.recovery);
     else v = result.sla_policy || "none";
     return typeof v === "string" ? v : JSON.stringify(v);
   }
@@ -247,6 +296,7 @@
 
   function start() {
     if (!$("versions")) return;
+    if (window.AdminComplete) AdminComplete.attach($("editor"), function () { return state.schemas[state.current] || null; });
     $("document").addEventListener("change", function (e) { showDocument(e.target.value); });
     $("editor").addEventListener("input", function () { state.documents[state.current] = $("editor").value; renderGutter(); });
     $("editor").addEventListener("scroll", function () { $("gutter").scrollTop = $("editor").scrollTop; });
