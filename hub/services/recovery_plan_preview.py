@@ -113,7 +113,7 @@ def recovery_plan(
 
 def _steps_text(policy: Policy) -> str:
     steps = ", ".join(f"{ACTION_LABELS[s.action]} after {_duration(s.delay)}" for s in policy.steps)
-    return f"{len(policy.steps)} step(s): {steps}; valid {_duration(policy.ttl)}"
+    return f"{len(policy.steps)} step(s): {steps}; valid for {_duration(policy.ttl)}"
 
 
 def _duration(span: timedelta) -> str:

@@ -203,7 +203,6 @@
     Object.keys(result.activity.fields).forEach(function (k) { rows.push(["activity." + k, result.activity.fields[k]]); });
     rows.push(["disposition", result.disposition.code + " → " + JSON.stringify(result.disposition.values)]);
     rows.push(["SLA policy", result.sla_policy || "none"]);
-    rows.push(["recovery", recoverySummary(result.recovery)]);
     var table = el("table", { "class": "table" });
     rows.forEach(function (r) {
       var value = typeof r[1] === "string" ? r[1] : JSON.stringify(r[1]);
@@ -214,11 +213,13 @@
       table.appendChild(tr);
     });
     box.appendChild(table);
-    box.appendChild(recoveryPlan(result.recovery));
+    var plan = recoveryPlan(result.recovery, title);
+    if (other && !other.problems && recoverySummary(other.recovery) !== recoverySummary(result.recovery)) plan.classList.add("changed");
+    box.appendChild(plan);
     return box;
   }
 
-  /* One line per plan, to compare the two sides; the plan itself is listed by recoveryPlan. */
+  /* The plan as text, to tell whether the two sides differ (the differing side is highlighted). */
   function recoverySummary(plan) {
     if (!plan) return "none";
     var head = plan.policy ? plan.status + ": " + plan.policy : plan.status;
@@ -228,9 +229,9 @@
   }
 
   var ATTEMPT_BADGE = { planned: "ok", rescheduled: "warn", blocked: "danger" };
-  function recoveryPlan(plan) {
+  function recoveryPlan(plan, side) {
     var section = el("div", { "class": "plan stack" });
-    section.appendChild(el("h4", {}, "Recovery plan"));
+    section.appendChild(el("h4", {}, "Recovery plan · " + side));
     if (!plan) return section;
     var head = plan.policy ? "Policy “" + plan.policy + "”" + (plan.status === "disabled" ? " (disabled: nothing is made; if enabled:)" : "") : "";
     section.appendChild(el("p", { "class": "plan__head" }, [head, plan.detail].filter(Boolean).join(" · ")));
@@ -239,13 +240,17 @@
     plan.attempts.forEach(function (a) {
       var item = el("li", { "class": "plan__attempt plan__attempt--" + a.status });
       var top = el("div", { "class": "plan__top" });
-      top.appendChild(el("strong", {}, a.attempt + ". " + a.action + " (" + a.channel + ")"));
+      top.appendChild(el("strong", {}, a.attempt + ". " + a.action + (a.channel !== a.action ? " · " + a.channel + " consent" : "")));
       top.appendChild(el("span", { "class": "badge badge--" + (ATTEMPT_BADGE[a.status] || "muted") },
         a.status + (a.reason ? ": " + a.reason : "")));
       item.appendChild(top);
-      item.appendChild(el("div", {}, (a.local_time ? a.local_time + " local" : "local time unknown") +
-        (a.time_zone ? " (" + a.time_zone + ")" : "")));
-      item.appendChild(el("div", { "class": "muted" }, a.at + (a.planned_for !== a.at ? ", planned for " + a.planned_for : "")));
+      item.appendChild(el("div", {}, a.local_time ? a.local_time + ", the customer's time" : "The customer's time zone is unknown"));
+      var when = el("div", { "class": "muted" });  // each part unbroken (no break at a date's hyphens)
+      [a.time_zone, a.at, a.planned_for !== a.at ? "planned for " + a.planned_for : null].filter(Boolean).forEach(function (part, i) {
+        if (i) when.appendChild(document.createTextNode(" · "));
+        when.appendChild(el("span", { "class": "nowrap" }, part));
+      });
+      item.appendChild(when);
       if (a.guard) item.appendChild(el("div", { "class": "plan__guard" }, a.guard + ": " + a.detail));
       list.appendChild(item);
     });
@@ -257,7 +262,6 @@
     if (key.indexOf("case.") === 0) v = result.case.fields[key.slice(5)];
     else if (key.indexOf("activity.") === 0) v = result.activity.fields[key.slice(9)];
     else if (key === "disposition") v = result.disposition.code + " → " + JSON.stringify(result.disposition.values);
-    else if (key === "recovery") v = recoverySummary(result.recovery);
     else v = result.sla_policy || "none";
     return typeof v === "string" ? v : JSON.stringify(v);
   }
