@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.pool import StaticPool
 
 from hub.domain.consent import ConsentDecision
@@ -151,9 +152,8 @@ def simulated(
         config = replace(
             config, enabled=True, policies=tuple(replace(p, enabled=True) for p in config.policies)
         )
-    engine = make_engine("sqlite://", poolclass=StaticPool)
+    engine = memory_engine()
     try:
-        migrate.upgrade(engine)
         clock = FixedClock(start.astimezone(UTC))
         catalog = mappings.catalog
         preview_crm = PreviewCrm(name=crm)
@@ -214,6 +214,31 @@ def simulated(
         return read(engine)
     finally:
         engine.dispose()
+
+
+_template: Engine | None = None
+_template_lock = threading.Lock()
+
+
+def memory_engine() -> Engine:
+    """A new in-memory SQLite database at the latest revision. The migrations run once per process,
+    on a template database; each simulation starts from a copy of it (SQLite's backup API: a few
+    milliseconds instead of running every migration again, which the admin preview does twice per
+    request)."""
+    global _template
+    engine = make_engine("sqlite://", poolclass=StaticPool)
+    with _template_lock:
+        if _template is None:
+            template = make_engine("sqlite://", poolclass=StaticPool)
+            migrate.upgrade(template)
+            _template = template
+        source, target = _template.raw_connection(), engine.raw_connection()
+        try:
+            source.driver_connection.backup(target.driver_connection)  # type: ignore[union-attr]
+        finally:
+            source.close()  # back to the StaticPool: the database lives on
+            target.close()
+    return engine
 
 
 def _lines(engine: Any) -> list[dict[str, Any]]:

@@ -208,7 +208,12 @@
       var value = typeof r[1] === "string" ? r[1] : JSON.stringify(r[1]);
       var otherValue = other && !other.problems ? lookup(other, r[0]) : value;
       var tr = el("tr", value !== otherValue ? { "class": "changed" } : {});
-      tr.appendChild(el("th", { scope: "row" }, r[0]));
+      var th = el("th", { scope: "row" });  // long field names wrap after their dots
+      r[0].split(".").forEach(function (part, i, parts) {
+        th.appendChild(document.createTextNode(part + (i < parts.length - 1 ? "." : "")));
+        if (i < parts.length - 1) th.appendChild(document.createElement("wbr"));
+      });
+      tr.appendChild(th);
       var td = el("td"); td.appendChild(el("pre", {}, value)); tr.appendChild(td);
       table.appendChild(tr);
     });
