@@ -20,9 +20,11 @@ from sqlalchemy import Engine
 
 from hub.domain.errors import ConfigError, Problem
 from hub.domain.event_time import EventWindow
+from hub.domain.roles import RoleRules
 from hub.logs import register_secrets, secret_values
 from hub.mappings import Mappings, load_mappings
 from hub.mappings.metrics import MetricsConfig, load_metrics_config
+from hub.mappings.roles import load_role_rules
 from hub.ports import CRM, AdapterConfig, Clock, OutcomeSource
 from hub.services.clock import SystemClock
 from hub.services.ingest import IngestService
@@ -111,6 +113,7 @@ class Hub:
     wake_worker: threading.Event = field(default_factory=threading.Event)
     config_version: int | None = None  # the published admin configuration in use (hub.live_config)
     config_watcher: Any = None  # hub.live_config.ConfigWatcher, when the configuration is in the database
+    roles: RoleRules = field(default_factory=RoleRules)  # roles.yaml of the configuration in use
 
     def refresh_config(self, *, force: bool = False) -> bool:
         """Apply a newly published configuration version, if any (throttled; see hub.live_config)."""
@@ -257,6 +260,7 @@ def build_hub(
         source=load_plugin("cti_hub.webhooks", "generic"),
         sandbox=sandbox,
         metrics=load_metrics_config(settings.mappings_dir),
+        roles=load_role_rules(settings.mappings_dir),
         wake_worker=wake,
         config_version=config_version,
     )

@@ -4,7 +4,7 @@ At build time the hub seeds version 1 from the ``mappings/`` files (first start 
 published version. Afterwards each process asks the database for the published version's id at
 most every ``CTIHUB_CONFIG_POLL_SECONDS`` (default 5): the worker before each claim, the web app
 before a request, the scheduler on a tick of its own. When it changed, the mapping-dependent parts
-(mappings, CRM adapter, linker, validator, SLA service) are built afresh from it, like at startup,
+(mappings, CRM adapter, linker, validator, SLA service, role rules) are built afresh from it, like at startup,
 and swapped into the Hub; the worker picks up the new linker before its next batch, so one batch
 is always linked with one version, which each linked event records (``inbox.config_version``).
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -72,17 +73,25 @@ def current_id(engine: Engine) -> int | None:
 class ConfigWatcher:
     """Checks the published version id (throttled) and rebuilds the hub's mapping-dependent parts."""
 
-    def __init__(self, hub: Hub, *, every_seconds: float, crm_injected: bool) -> None:
+    def __init__(
+        self,
+        hub: Hub,
+        *,
+        every_seconds: float,
+        crm_injected: bool,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.hub = hub
         self.every_seconds = every_seconds
         self.crm_injected = crm_injected
+        self.monotonic = monotonic  # the throttle's clock (a test injects its own)
         self._lock = threading.Lock()
         self._next_check = 0.0
 
     def check(self, *, force: bool = False) -> bool:
         """True when a new version was applied. Cheap when called often: one indexed SELECT at most
         every ``every_seconds``; concurrent callers skip while another applies."""
-        now = time.monotonic()
+        now = self.monotonic()
         if not force and now < self._next_check:
             return False
         if not self._lock.acquire(blocking=force):
@@ -117,6 +126,7 @@ class ConfigWatcher:
         hub.ingest.validator = fresh.ingest.validator
         hub.mappings = fresh.mappings
         hub.metrics = fresh.metrics
+        hub.roles = fresh.roles  # the next sign-in gets the published roles.yaml
         hub.sla = fresh.sla
         hub.crm = fresh.crm
         hub.settings = fresh.settings

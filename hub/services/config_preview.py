@@ -4,7 +4,8 @@ The preview runs the Linker's own ``prepare`` (customer, episode, case or the cl
 the mapped case and activity fields, SLA fields) with the version's mappings, inside a database
 transaction that is rolled back, against a CRM stand-in that refuses writes (reads such as a case
 hint's lookup go to the real CRM). So the preview is the write the worker would send, by
-construction: the same functions, the same inputs.
+construction: the same functions, the same inputs. The recovery plan the event would get comes from
+the real recovery engine run on the event alone (``hub.services.recovery_plan_preview``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from hub.mappings import Mappings, load_mappings
 from hub.ports import CRM
 from hub.services import config_docs
 from hub.services.link import Linker
+from hub.services.recovery_plan_preview import recovery_plan, standing_consent
 from hub.services.sla import SlaService, SlaSettings
 from hub.services.validation import OutcomeValidator, load_outcome_schema
 from hub.store import inbox
@@ -113,6 +115,7 @@ def preview_event(
         )
         prepared = trial.prepare(row, owner="preview")
         policy = _sla_policy(connection, mappings, prepared.episode.id)
+        consent = standing_consent(connection, prepared.identifiers)  # the ledger, with this event's
         outer.rollback()
     write = prepared.write
     disposition = prepared.disposition
@@ -140,6 +143,14 @@ def preview_event(
             "tags": {crm: list(tags) for crm, tags in disposition.crm_tags.items()},
         },
         "sla_policy": policy,
+        "recovery": recovery_plan(
+            mappings,
+            payload,
+            crm=crm_name,
+            default_region=linker.default_region,
+            episode_window=linker.window,
+            consent=consent,
+        ),
     }
 
 

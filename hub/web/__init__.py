@@ -22,7 +22,6 @@ def _record_route() -> None:
 
 def create_app(test_config: Mapping[str, Any] | None = None, *, hub: Hub | None = None) -> Flask:
     """``test_config`` overrides Settings fields (as the Flask tutorial's factory does)."""
-    from hub.mappings.roles import load_role_rules
     from hub.web import (
         admin_api,
         admin_console,
@@ -53,7 +52,6 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, hub: Hub | None 
     errors.register(app)
     app.before_request(_record_route)
     web = security.configure(app, hub)
-    app.extensions["ctihub_roles"] = load_role_rules(hub.settings.mappings_dir)
     signin_salesforce.register(app, hub, web)
     app.register_blueprint(signin.bp)
     app.register_blueprint(signin_zendesk.bp)

@@ -79,6 +79,24 @@ def openapi() -> ResponseReturnValue:
     return Response(OPENAPI.read_text(encoding="utf-8"), mimetype="application/json")
 
 
+@bp.get("/schemas/<document>")
+@require_role("admin")
+def schema(document: str) -> ResponseReturnValue:
+    """The JSON Schema a document is checked against (the console's editor completes from it)."""
+    from hub.mappings.schema import schema_path
+    from hub.services.config_docs import DOCUMENT_NAME
+
+    if not DOCUMENT_NAME.match(document):
+        return error_response(
+            404, "not_found", f"{document!r} is not an admin document (like fields.zendesk.yaml, sla.yaml)"
+        )
+    kind = document.removesuffix(".yaml").split(".")[0]
+    path = schema_path(kind, current_hub().mappings.directory)
+    if path is None:
+        return error_response(404, "not_found", f"no JSON Schema for {document}")
+    return Response(path.read_text(encoding="utf-8"), mimetype="application/schema+json")
+
+
 @bp.get("/config")
 @require_role("admin")
 def list_versions() -> ResponseReturnValue:

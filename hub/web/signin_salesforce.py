@@ -140,7 +140,7 @@ def _principal(userinfo: dict[str, Any]) -> Principal:
     if not user_id:
         raise OAuthError(error="invalid_userinfo", description="userinfo has no user_id")
     permissions = userinfo.get("custom_permissions")
-    rules = current_app.extensions["ctihub_roles"]
+    rules = current_hub().roles  # the published roles.yaml (hub.live_config applies a new one)
     return Principal(
         subject=f"salesforce:user:{user_id}",
         name=str(userinfo.get("name") or userinfo.get("preferred_username") or user_id),

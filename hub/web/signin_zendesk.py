@@ -146,7 +146,7 @@ def signin() -> ResponseReturnValue:
         return render_signin(
             next_url=next_url, status=401, error=f"Zendesk sign-in failed: {rejected.reason}."
         )
-    principal = principal_from_claims(claims, current_app.extensions["ctihub_roles"])
+    principal = principal_from_claims(claims, current_hub().roles)  # the published roles.yaml
     if not principal.roles:
         log.warning("Zendesk user %s has no CTI Hub role", principal.subject)
         return render_signin(

@@ -2,7 +2,8 @@
    diff and preview. It talks to the hub only through /v1/admin (window.Hub.api). */
 (function () {
   "use strict";
-  var state = { versions: [], published: null, base: null, documents: {}, current: null, problems: [], draft: null };
+  var state = { versions: [], published: null, base: null, documents: {}, current: null, problems: [], draft: null,
+    schemas: {} };
   function $(id) { return document.getElementById(id); }
   function el(tag, attrs, text) {
     var node = document.createElement(tag);
@@ -76,6 +77,16 @@
     state.current = name;
     $("editor").value = state.documents[name] || "";
     renderProblems();
+    loadSchema(name);
+  }
+
+  /* The document's JSON Schema, for the editor's completion (admin_complete.js); fetched once. */
+  function loadSchema(name) {
+    if (state.schemas[name] !== undefined) return;
+    state.schemas[name] = null;
+    Hub.api("GET", "/v1/admin/schemas/" + encodeURIComponent(name)).then(function (schema) {
+      state.schemas[name] = schema;
+    }, function () { delete state.schemas[name]; });
   }
 
   function problemsOf(name) {
@@ -197,12 +208,59 @@
       var value = typeof r[1] === "string" ? r[1] : JSON.stringify(r[1]);
       var otherValue = other && !other.problems ? lookup(other, r[0]) : value;
       var tr = el("tr", value !== otherValue ? { "class": "changed" } : {});
-      tr.appendChild(el("th", { scope: "row" }, r[0]));
+      var th = el("th", { scope: "row" });  // long field names wrap after their dots
+      r[0].split(".").forEach(function (part, i, parts) {
+        th.appendChild(document.createTextNode(part + (i < parts.length - 1 ? "." : "")));
+        if (i < parts.length - 1) th.appendChild(document.createElement("wbr"));
+      });
+      tr.appendChild(th);
       var td = el("td"); td.appendChild(el("pre", {}, value)); tr.appendChild(td);
       table.appendChild(tr);
     });
     box.appendChild(table);
+    var plan = recoveryPlan(result.recovery, title);
+    if (other && !other.problems && recoverySummary(other.recovery) !== recoverySummary(result.recovery)) plan.classList.add("changed");
+    box.appendChild(plan);
     return box;
+  }
+
+  /* The plan as text, to tell whether the two sides differ (the differing side is highlighted). */
+  function recoverySummary(plan) {
+    if (!plan) return "none";
+    var head = plan.policy ? plan.status + ": " + plan.policy : plan.status;
+    return [head].concat((plan.attempts || []).map(function (a) {
+      return a.attempt + ". " + a.action + " " + a.at + " " + a.status + (a.reason ? " (" + a.reason + ")" : "");
+    })).join("\n");
+  }
+
+  var ATTEMPT_BADGE = { planned: "ok", rescheduled: "warn", blocked: "danger" };
+  function recoveryPlan(plan, side) {
+    var section = el("div", { "class": "plan stack" });
+    section.appendChild(el("h4", {}, "Recovery plan · " + side));
+    if (!plan) return section;
+    var head = plan.policy ? "Policy “" + plan.policy + "”" + (plan.status === "disabled" ? " (disabled: nothing is made; if enabled:)" : "") : "";
+    section.appendChild(el("p", { "class": "plan__head" }, [head, plan.detail].filter(Boolean).join(" · ")));
+    if (!plan.attempts || !plan.attempts.length) return section;
+    var list = el("ol", { "class": "plan__attempts" });
+    plan.attempts.forEach(function (a) {
+      var item = el("li", { "class": "plan__attempt plan__attempt--" + a.status });
+      var top = el("div", { "class": "plan__top" });
+      top.appendChild(el("strong", {}, a.attempt + ". " + a.action + (a.channel !== a.action ? " · " + a.channel + " consent" : "")));
+      top.appendChild(el("span", { "class": "badge badge--" + (ATTEMPT_BADGE[a.status] || "muted") },
+        a.status + (a.reason ? ": " + a.reason : "")));
+      item.appendChild(top);
+      item.appendChild(el("div", {}, a.local_time ? a.local_time + ", the customer's time" : "The customer's time zone is unknown"));
+      var when = el("div", { "class": "muted" });  // each part unbroken (no break at a date's hyphens)
+      [a.time_zone, a.at, a.planned_for !== a.at ? "planned for " + a.planned_for : null].filter(Boolean).forEach(function (part, i) {
+        if (i) when.appendChild(document.createTextNode(" · "));
+        when.appendChild(el("span", { "class": "nowrap" }, part));
+      });
+      item.appendChild(when);
+      if (a.guard) item.appendChild(el("div", { "class": "plan__guard" }, a.guard + ": " + a.detail));
+      list.appendChild(item);
+    });
+    section.appendChild(list);
+    return section;
   }
   function lookup(result, key) {
     var v;
@@ -247,6 +305,7 @@
 
   function start() {
     if (!$("versions")) return;
+    if (window.AdminComplete) AdminComplete.attach($("editor"), function () { return state.schemas[state.current] || null; });
     $("document").addEventListener("change", function (e) { showDocument(e.target.value); });
     $("editor").addEventListener("input", function () { state.documents[state.current] = $("editor").value; renderGutter(); });
     $("editor").addEventListener("scroll", function () { $("gutter").scrollTop = $("editor").scrollTop; });
