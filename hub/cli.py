@@ -16,91 +16,15 @@ from typing import Any
 import click
 
 from hub.commands import register as register_area_commands
+from hub.commands.startup import (
+    DEMO_DATABASE,
+    build_for_command,
+    load_settings,
+)
 from hub.domain.errors import ConfigError, HubError
 from hub.settings import Settings
 
 log = logging.getLogger("ctihub")
-
-
-def _settings(**overrides: Any) -> Settings:
-    try:
-        return Settings.from_env(**{k: v for k, v in overrides.items() if v is not None})
-    except ConfigError as exc:
-        _fail_config(exc)
-        raise  # unreachable
-
-
-def _fail_config(exc: ConfigError) -> None:
-    click.echo(f"error: {exc.message}", err=True)
-    for problem in exc.problems:
-        click.echo(f"  {problem.path}: {problem.message}", err=True)
-    sys.exit(2)
-
-
-DEMO_DATABASE = Path("var/demo.db")
-
-
-def _is_embedded_sqlite(settings: Settings) -> bool:
-    return settings.database_url in (Settings.database_url, f"sqlite:///{DEMO_DATABASE}")
-
-
-def _prepare_schema(settings: Settings, engine: Any) -> None:
-    """Embedded SQLite migrates itself; any other database must be migrated by `ctihub db upgrade`."""
-    from hub.store import migrate
-
-    if migrate.is_current(engine):
-        return
-    if _is_embedded_sqlite(settings):
-        log.info("migrating the embedded database %s", settings.database_url)
-        migrate.upgrade(engine)
-        return
-    current = migrate.current_revision(engine) or "empty"
-    click.echo(
-        f"error: the database schema is at {current}, not {migrate.head_revision()}.\n"
-        f"  run: CTIHUB_DATABASE_URL=... ctihub db upgrade",
-        err=True,
-    )
-    sys.exit(2)
-
-
-def _engine(settings: Settings) -> Any:
-    from hub.store.db import make_engine
-
-    return make_engine(settings.database_url, **settings.engine_options())
-
-
-def _build(settings: Settings) -> Any:
-    from hub.bootstrap import build_hub, ensure_dev_secrets
-
-    if settings.sandbox:
-        settings = ensure_dev_secrets(settings)
-    engine = _engine(settings)
-    _prepare_schema(settings, engine)
-    try:
-        hub = build_hub(settings, engine=engine)
-    except ConfigError as exc:
-        _fail_config(exc)
-    _refuse_invalid_documents(hub)
-    return hub
-
-
-def _refuse_invalid_documents(hub: Any) -> None:
-    """Stop before serving when any admin document has a problem, listing each as
-    ``ctihub mappings validate`` does: the web workers would otherwise fail one by one, later."""
-    from hub.mappings import validate_mappings
-
-    problems = validate_mappings(hub.settings.mappings_dir)
-    if not problems:
-        return
-    hub.close()
-    count = len(problems)
-    _fail_config(
-        ConfigError(
-            f"{count} problem{'s' if count != 1 else ''} in the admin documents "
-            f"({hub.settings.mappings_dir}); nothing was started",
-            problems,
-        )
-    )
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -212,14 +136,14 @@ def serve(
     access_log: bool,
 ) -> None:
     """Run the hub: gunicorn web workers, link workers and the scheduler (--dev: one process)."""
-    settings = _settings(crm=crm, sandbox=sandbox or None)
+    settings = load_settings(crm=crm, sandbox=sandbox or None)
     if dev:
         _serve_dev(settings, host, port)
         return
     from hub.serving import supervisor as sv
 
     # Prepare once, here: the schema (embedded SQLite), the sandbox's secrets and tables.
-    hub = _build(settings)
+    hub = build_for_command(settings)
     overrides = {
         "CTIHUB_CRM": hub.settings.crm,
         "CTIHUB_SANDBOX": "true" if hub.settings.sandbox else "false",
@@ -252,7 +176,7 @@ def serve(
 
 
 def _serve_dev(settings: Settings, host: str, port: int) -> None:
-    embedded = EmbeddedHub(_build(settings), host, port).start()
+    embedded = EmbeddedHub(build_for_command(settings), host, port).start()
     click.echo(
         f"CTI Hub listening on {embedded.url} ({settings.crm}{' sandbox' if settings.sandbox else ''}; "
         "development server, one process)"
@@ -289,7 +213,7 @@ def _serve_metrics(hub: Any, port: int | None, host: str) -> None:
 @METRICS_HOST
 def worker(once: bool, metrics_port: int | None, metrics_host: str) -> None:
     """Run a link worker (several may run against PostgreSQL)."""
-    hub = _build(_settings())
+    hub = build_for_command(load_settings())
     link_worker = hub.new_worker()
     if once:
         click.echo(f"processed {link_worker.drain()} events")
@@ -307,7 +231,7 @@ def worker(once: bool, metrics_port: int | None, metrics_host: str) -> None:
 @METRICS_HOST
 def scheduler(metrics_port: int | None, metrics_host: str) -> None:
     """Run the scheduler's ticks; several may run (one leads, the others stand by)."""
-    hub = _build(_settings())
+    hub = build_for_command(load_settings())
     _serve_metrics(hub, metrics_port, metrics_host)
     ticker, leadership = _scheduler(hub)
     ticker.start()
@@ -331,7 +255,7 @@ def demo(crm: str, events: int, seed: int, port: int, keep_running: bool) -> Non
     """Serve the hub on the sandbox, replay a seeded day of outcomes over HTTP, print a summary."""
     from hub.demo import run_demo
 
-    settings = _settings(crm=crm, sandbox=True)
+    settings = load_settings(crm=crm, sandbox=True)
     if settings.database_url == Settings.database_url:
         # A fresh database each run, so the summary shows this run's day and nothing else.
         for leftover in DEMO_DATABASE.parent.glob(f"{DEMO_DATABASE.name}*"):
@@ -340,7 +264,7 @@ def demo(crm: str, events: int, seed: int, port: int, keep_running: bool) -> Non
     # The summary is the demo's output, not each request or the processes' comings and goings.
     for noisy in ("werkzeug", "ctihub.access", "hub.services.worker", "hub.services.leader"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    embedded = EmbeddedHub(_build(settings), "127.0.0.1", port).start()
+    embedded = EmbeddedHub(build_for_command(settings), "127.0.0.1", port).start()
     try:
         ok = run_demo(embedded, events=events, seed=seed)
         if keep_running:
@@ -364,7 +288,7 @@ def db_upgrade() -> None:
     from hub.store import migrate
     from hub.store.db import make_engine
 
-    settings = _settings()
+    settings = load_settings()
     # No statement timeout: a migration may build an index on a large table.
     engine = make_engine(settings.database_url, **{**settings.engine_options(), "statement_timeout_ms": 0})
     migrate.upgrade(engine)
@@ -377,7 +301,7 @@ def db_current() -> None:
     from hub.store import migrate
     from hub.store.db import make_engine
 
-    settings = _settings()
+    settings = load_settings()
     engine = make_engine(settings.database_url, **settings.engine_options())
     current, head = migrate.current_revision(engine), migrate.head_revision()
     click.echo(f"current: {current or 'empty'}  latest: {head}")
@@ -395,7 +319,7 @@ def mappings_validate(directory: Path | None) -> None:
     """Check every mapping file offline; print each problem as file:line and exit non-zero."""
     from hub.mappings import validate_mappings
 
-    directory = directory or _settings().mappings_dir
+    directory = directory or load_settings().mappings_dir
     problems = validate_mappings(directory)
     for problem in problems:
         click.echo(f"{problem.path}: {problem.message}")
@@ -416,7 +340,7 @@ def inbox_status() -> None:
     from hub.store import inbox as inbox_store
     from hub.store.db import make_engine
 
-    settings = _settings()
+    settings = load_settings()
     engine = make_engine(settings.database_url, **settings.engine_options())
     with engine.connect().execution_options(readonly=True) as connection:
         counts = inbox_store.counts_by_status(connection)
@@ -437,7 +361,7 @@ def inbox_replay(source: str | None, event_id: str | None) -> None:
     from hub.store import inbox as inbox_store
     from hub.store.db import make_engine
 
-    settings = _settings()
+    settings = load_settings()
     engine = make_engine(settings.database_url, **settings.engine_options())
     with engine.begin() as connection:
         count = inbox_store.replay_dead(connection, now=SystemClock().now(), source=source, event_id=event_id)

@@ -22,13 +22,13 @@ DIRECTORY = click.Path(file_okay=False, path_type=Path)
 def _versions() -> object:
     """The versions of the configured database (migrated like ``ctihub serve`` does; seeded from
     the mappings directory when it holds no version yet, as on the hub's first start)."""
-    from hub.cli import _prepare_schema, _settings
+    from hub.commands.startup import load_settings, prepare_schema
     from hub.live_config import config_versions, published_settings
     from hub.store.db import make_engine
 
-    settings = _settings()
+    settings = load_settings()
     engine = make_engine(settings.database_url)
-    _prepare_schema(settings, engine)
+    prepare_schema(settings, engine)
     published_settings(settings, engine)
     return config_versions(settings, engine)
 
@@ -93,7 +93,7 @@ def mappings_preview(event_file: Path, draft: int | None) -> None:
     under --draft N; nothing is written to the database or the CRM. Prints JSON."""
     import json
 
-    from hub.cli import _build, _settings
+    from hub.commands.startup import build_for_command, load_settings
     from hub.domain.errors import ValidationFailed
     from hub.live_config import config_versions
     from hub.services.config_preview import compare
@@ -104,7 +104,7 @@ def mappings_preview(event_file: Path, draft: int | None) -> None:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         click.echo(f"error: {event_file} is not JSON: {exc}", err=True)
         sys.exit(1)
-    hub = _build(_settings())
+    hub = build_for_command(load_settings())
     try:
         result = compare(hub, config_versions(hub.settings, hub.engine, hub.clock), event, draft)
     except (VersionError, ValidationFailed) as exc:

@@ -30,7 +30,7 @@ def adapter_for(settings: Any) -> tuple[Any, Any, Any]:
     root builds them, but without the hub's store: checking needs no migrated database. With the
     sandbox, the adapter talks to the sandbox (its tables live in the configured database)."""
     from hub.bootstrap import load_plugin, sandbox_crm_settings
-    from hub.cli import _fail_config
+    from hub.commands.startup import fail_config
     from hub.domain.errors import ConfigError
     from hub.mappings import load_mappings
     from hub.ports import AdapterConfig
@@ -59,7 +59,7 @@ def adapter_for(settings: Any) -> tuple[Any, Any, Any]:
             )
         )
     except ConfigError as exc:
-        _fail_config(exc)
+        fail_config(exc)
     return mappings, adapter, engine
 
 
@@ -69,11 +69,11 @@ def adapter_for(settings: Any) -> tuple[Any, Any, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
 def check(crm_name: str | None, sandbox: bool, as_json: bool) -> None:
     """Validate the field mappings against the CRM's live metadata."""
-    from hub.cli import _settings
+    from hub.commands.startup import load_settings
     from hub.domain.errors import CrmError
     from hub.services.crm_check import check_mapping, render
 
-    settings = _settings(crm=crm_name, sandbox=sandbox or None)
+    settings = load_settings(crm=crm_name, sandbox=sandbox or None)
     mappings, adapter, engine = adapter_for(settings)
     try:
         if not callable(getattr(adapter, "metadata", None)):

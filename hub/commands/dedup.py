@@ -59,10 +59,10 @@ def repair_for(hub: Any) -> Any:
 
 
 def _service(crm: str | None, sandbox: bool) -> Any:
-    from hub.cli import _build, _settings
+    from hub.commands.startup import build_for_command, load_settings
     from hub.services.dedup import DedupService
 
-    hub = _build(_settings(crm=crm, sandbox=sandbox or None))
+    hub = build_for_command(load_settings(crm=crm, sandbox=sandbox or None))
     return hub, DedupService(hub.engine, repair_for(hub), hub.mappings.catalog, hub.clock)
 
 
@@ -149,10 +149,10 @@ def undo(plan_id: str, crm: str | None, sandbox: bool) -> None:
 @click.option("--all", "include_resolved", is_flag=True, help="Include the resolved ones.")
 def ambiguous(include_resolved: bool) -> None:
     """Identity matches the hub refused to make (an agent chooses)."""
-    from hub.cli import _build, _settings
+    from hub.commands.startup import build_for_command, load_settings
     from hub.store import dedup as store
 
-    hub = _build(_settings())
+    hub = build_for_command(load_settings())
     with hub.engine.connect() as connection:
         rows = store.ambiguous(connection, include_resolved=include_resolved)
     for row in rows:
@@ -168,9 +168,9 @@ def ambiguous(include_resolved: bool) -> None:
 @dedup.command()
 def counters() -> None:
     """Duplicates prevented, repaired and ambiguous, as JSON."""
-    from hub.cli import _build, _settings
+    from hub.commands.startup import build_for_command, load_settings
     from hub.services.dedup_metrics import dedup_counters
 
-    hub = _build(_settings())
+    hub = build_for_command(load_settings())
     click.echo(json.dumps(dedup_counters(hub.engine), indent=2, sort_keys=True))
     hub.close()

@@ -19,9 +19,9 @@ from hub.domain.errors import HubError
 
 
 def _hub() -> Any:
-    from hub.cli import _build, _settings
+    from hub.commands.startup import build_for_command, load_settings
 
-    return _build(_settings())
+    return build_for_command(load_settings())
 
 
 @click.group()

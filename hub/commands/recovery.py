@@ -58,14 +58,14 @@ def simulate(
     events_file: Path, start: str, end: str, mappings_dir: Path | None, crm: str | None, only_enabled: bool
 ) -> None:
     """Print every attempt the recovery policies would make for these events; send nothing."""
-    from hub.cli import _settings
+    from hub.commands.startup import load_settings
     from hub.domain.errors import ConfigError, ValidationFailed
     from hub.mappings import load_mappings
     from hub.mappings.recovery import load_recovery_config
     from hub.services.recovery_preview import as_json_lines, read_events, simulate, validator_for
 
     logging.getLogger("hub.services.recovery").setLevel(logging.WARNING)  # no per-tick lines
-    settings = _settings()
+    settings = load_settings()
     directory = mappings_dir or settings.mappings_dir
     begin, finish = _moment(start, "--from"), _moment(end, "--to")
     assert begin is not None and finish is not None
@@ -103,13 +103,13 @@ def status() -> None:
     """Plans and attempts by status, what is due now, and the CRM notes waiting to be written."""
     from sqlalchemy import func, select
 
-    from hub.cli import _settings
+    from hub.commands.startup import load_settings
     from hub.services.clock import SystemClock
     from hub.store import recovery as store
     from hub.store.db import make_engine
     from hub.store.recovery_tables import recovery_attempts, recovery_plans, recovery_writebacks
 
-    settings = _settings()
+    settings = load_settings()
     engine = make_engine(settings.database_url, **settings.engine_options())
     now = SystemClock().now()
     with engine.connect().execution_options(readonly=True) as connection:
@@ -132,10 +132,10 @@ def status() -> None:
 @click.option("--since", help="Only attempts created from then on (ISO 8601).")
 def metrics(since: str | None) -> None:
     """Attempts by result, blocked by reason, connect rate, touches per resolution, opt-out rate."""
-    from hub.cli import _settings
+    from hub.commands.startup import load_settings
     from hub.services.recovery_metrics import recovery_metrics
     from hub.store.db import make_engine
 
-    settings = _settings()
+    settings = load_settings()
     engine = make_engine(settings.database_url, **settings.engine_options())
     click.echo(json.dumps(recovery_metrics(engine, since=_moment(since, "--since")), sort_keys=True))

@@ -43,12 +43,12 @@ def _parse_at(value: str | None) -> datetime | None:
 @click.option("--at", "at", help="Explain the clocks as of this time (ISO 8601; default: now).")
 def explain(episode_id: str, at: str | None) -> None:
     """Print each clock of an episode with its pauses and the arithmetic behind its due time."""
-    from hub.cli import _build, _settings
+    from hub.commands.startup import build_for_command, load_settings
     from hub.services.sla import SlaService
     from hub.store import episodes
 
     moment = _parse_at(at)
-    hub = _build(_settings())
+    hub = build_for_command(load_settings())
     service = SlaService.for_hub(hub)
     now = moment or hub.clock.now()
     with hub.engine.connect() as connection:
