@@ -15,8 +15,7 @@ is ONE round trip (a Composite request counts as one call against the org's quot
     update_case      PATCH sobjects/Case/<id>                          (fields only: SLA due/status)
     get_case         GET   sobjects/Case/<id>?fields=Id,Status,IsClosed
     describe_objects GET   sobjects/<object>/describe, for the case and activity objects
-    routing_targets  GET   query  SELECT Id, DeveloperName, Name FROM Group WHERE Type = 'Queue'
-                     GET   query  SELECT QueueId FROM QueueSobject WHERE SobjectType = '<case object>'
+    routing_targets  POST  composite  two queries: Group (Type = 'Queue'), QueueSobject (see ``queues``)
 
 A new case routed by ``routing.yaml`` (``CaseWrite.routing``) gets ``OwnerId`` = the queue's Id in
 its upsert. The upsert updates a case that exists, so a create that may have landed before
@@ -336,13 +335,22 @@ class SalesforceCRM(RetryViews):
         return CrmMetadata(crm=CRM, objects=self.describe_objects())
 
     def routing_targets(self) -> list[RoutingTarget]:
-        """``hub.ports.RoutingSource``: every queue, and whether it supports the case object."""
+        """``hub.ports.RoutingSource``: every queue, and whether it supports the case object (one
+        Composite of two queries; see ``queues``)."""
         from .queues import read_queues
 
-        def query(soql: str) -> Any:
-            return self._call(lambda sf, _retrying: sf.query_all(soql), retrying=False)
+        def composite(subrequests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return self._call(
+                lambda sf, _retrying: self._composite_entries(sf, subrequests, all_or_none=False),
+                retrying=False,
+            )
 
-        return read_queues(query, self.case_object)
+        def more(url: str) -> Any:
+            return self._call(
+                lambda sf, _retrying: sf.query_more(url, identifier_is_url=True), retrying=False
+            )
+
+        return read_queues(composite, more, self.data_path, self.case_object)
 
     def status(self) -> dict[str, Any]:
         """What operations should see, without calling Salesforce: ``state`` is ``ok``,

@@ -188,30 +188,62 @@ def record(sobject: str, record_id: str, **fields: Any) -> dict[str, Any]:
     }
 
 
-def test_salesforce_queues_and_whether_each_takes_cases(
+def query_entry(reference: str, records: list[dict[str, Any]], **more: Any) -> dict[str, Any]:
+    body = {"totalSize": len(records), "done": True, "records": records, **more}
+    return {"body": body, "httpHeaders": {}, "httpStatusCode": 200, "referenceId": reference}
+
+
+def test_salesforce_queues_and_whether_each_takes_cases_in_one_composite(
     mocked: responses.RequestsMock, salesforce_crm: SalesforceCRM
 ) -> None:
     leads = "00G5g000004LeAdEAK"
-    queries(
-        {
-            "SELECT Id, DeveloperName, Name FROM Group WHERE Type = 'Queue'": [
-                record("Group", QUEUE_ID, DeveloperName="Billing_Queue", Name="Billing"),
-                record("Group", leads, DeveloperName="Leads_Queue", Name="Leads"),
-            ],
-            "SELECT QueueId FROM QueueSobject WHERE SobjectType = 'Case'": [
-                {"attributes": {"type": "QueueSobject"}, "QueueId": QUEUE_ID[:15]},  # 15 or 18: both match
-            ],
+    page_two = "/services/data/v59.0/query/01gD0000002HU6KIAW-2000"
+    expected = {
+        "allOrNone": False,
+        "compositeRequest": [
+            {
+                "method": "GET",
+                "url": "/services/data/v59.0/query?q=SELECT%20Id%2C%20DeveloperName%2C%20Name%20FROM%20Group"
+                "%20WHERE%20Type%20%3D%20%27Queue%27",
+                "referenceId": "queues",
+            },
+            {
+                "method": "GET",
+                "url": "/services/data/v59.0/query?q=SELECT%20QueueId%20FROM%20QueueSobject%20WHERE"
+                "%20SobjectType%20%3D%20%27Case%27",
+                "referenceId": "supports",
+            },
+        ],
+    }
+    mocked.post(
+        sf.COMPOSITE,
+        match=[matchers.json_params_matcher(expected, strict_match=True)],
+        json=sf.composite(
+            query_entry(
+                "queues",
+                [record("Group", QUEUE_ID, DeveloperName="Billing_Queue", Name="Billing")],
+                done=False,
+                nextRecordsUrl=page_two,
+            ),
+            query_entry("supports", [{"attributes": {"type": "QueueSobject"}, "QueueId": QUEUE_ID[:15]}]),
+        ),
+    )
+    mocked.get(
+        f"{sf.INSTANCE}{page_two}",
+        json={
+            "totalSize": 2,
+            "done": True,
+            "records": [record("Group", leads, DeveloperName="Leads_Queue", Name="Leads")],
         },
-        mocked,
     )
 
     targets = salesforce_crm.routing_targets()
 
-    assert targets == [
+    assert targets == [  # a QueueId of 15 characters matches the 18-character Id
         RoutingTarget(id=QUEUE_ID, name="Billing", developer_name="Billing_Queue", accepts_cases=True),
         RoutingTarget(id=leads, name="Leads", developer_name="Leads_Queue", accepts_cases=False),
     ]
-    assert len(mocked.calls) == 2
+    assert len(mocked.calls) == 2  # one call, plus the second page of a long list
 
 
 def test_salesforce_create_upserts_the_case_with_the_queue_as_owner(
