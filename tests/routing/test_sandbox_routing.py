@@ -78,6 +78,7 @@ def test_zendesk_tickets_land_in_the_routed_groups_and_the_list_is_read_once(zen
         [GROUPS["Billing"], GROUPS["Support"], GROUPS["Escalations"], GROUPS["Soporte en español"]]
     )
     assert groups_listed(hub) == 1
+    assert hub.sandbox.request_counts()["POST tickets/create_many"] >= 1  # the batch path carried them
 
 
 def test_a_ticket_an_agent_moved_keeps_its_group_when_the_next_outcome_appends(zendesk_hub) -> None:
