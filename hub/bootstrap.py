@@ -30,6 +30,7 @@ from hub.services.clock import SystemClock
 from hub.services.ingest import IngestService
 from hub.services.link import Linker
 from hub.services.retention import RetentionService
+from hub.services.routing import router_for
 from hub.services.scheduler import close_elapsed_episodes
 from hub.services.sla import SlaService, SlaSettings
 from hub.services.telemetry import InstrumentedCRM, InstrumentedLinker
@@ -255,6 +256,7 @@ def build_hub(
             case_claim_ttl=timedelta(seconds=settings.worker_lease_seconds),
             sla_fields=(lambda episode_id: sla.case_fields(episode_id, crm.name)) if sla else None,
             config_version=config_version,
+            router=router_for(mappings.routing, crm, clock),
         ),
         sla=sla,
         source=load_plugin("cti_hub.webhooks", "generic"),

@@ -33,16 +33,51 @@ class CustomerProfile:
 
 
 @dataclass(frozen=True)
+class Routing:
+    """Who owns a new case/ticket (``mappings/routing.yaml``), decided when the write is planned.
+
+    ``kind`` is ``group`` (Zendesk ``group_id``) or ``queue`` (Salesforce ``OwnerId``); ``target``
+    is as the admin wrote it (None: unassigned); ``id`` is the CRM's id it resolved to, and the
+    adapter assigns only when it is set, and only when it creates the record (never on a record
+    that exists already: an agent may have moved it). ``problem`` says why a target has no id.
+    """
+
+    kind: str
+    target: str | None
+    id: str | None
+    rule: str  # "rules[2]" or "default" in routing.yaml
+    line: int | None = None
+    problem: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "target": self.target,
+            "id": self.id,
+            "rule": self.rule,
+            "path": f"routing.yaml:{self.line}" if self.line else None,
+            "problem": self.problem,
+        }
+
+
+@dataclass(frozen=True)
 class CaseWrite:
     """Create (or find again) the case/ticket of one episode.
 
     ``key`` is the hub's idempotency key for it (the episode id): writing the same key twice must
     never produce a second record. ``fields`` are CRM-native names produced by the field mapping.
+    ``routing`` assigns the new record to a group/queue (see ``Routing``); None: no routing.
     """
 
     key: str
     fields: Mapping[str, Any]
     customer: CustomerProfile
+    routing: Routing | None = None
+
+    @property
+    def owner_id(self) -> str | None:
+        """The group/queue id to assign on create, when routing resolved one."""
+        return self.routing.id if self.routing is not None else None
 
 
 @dataclass(frozen=True)
@@ -388,6 +423,35 @@ class MetadataSource(Protocol):
 
     def metadata(self) -> CrmMetadata:
         """The schema of what the mapping writes. Raises only ``hub.domain.errors.CrmError``."""
+        ...
+
+
+# -- the CRM's groups/queues (routing) -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RoutingTarget:
+    """A Zendesk group or a Salesforce queue, as the CRM lists it.
+
+    ``name`` is the Zendesk group name or the queue's label (``Name``); ``developer_name`` the
+    queue's API name. ``accepts_cases`` is False for a queue whose supported objects
+    (``QueueSobject``) do not include Case: assigning a Case to it fails.
+    """
+
+    id: str
+    name: str
+    developer_name: str | None = None
+    accepts_cases: bool = True
+
+
+class RoutingSource(Protocol):
+    """A CRM adapter that lists its groups/queues (Zendesk ``groups``; Salesforce ``Group`` of type
+    Queue with ``QueueSobject``). Raises only ``hub.domain.errors.CrmError``."""
+
+    name: str
+
+    def routing_targets(self) -> list[RoutingTarget]:
+        """Every group/queue, in as few calls as the API allows (pages of 100 / two queries)."""
         ...
 
 

@@ -15,6 +15,12 @@ is ONE round trip (a Composite request counts as one call against the org's quot
     update_case      PATCH sobjects/Case/<id>                          (fields only: SLA due/status)
     get_case         GET   sobjects/Case/<id>?fields=Id,Status,IsClosed
     describe_objects GET   sobjects/<object>/describe, for the case and activity objects
+    routing_targets  POST  composite  two queries: Group (Type = 'Queue'), QueueSobject (see ``queues``)
+
+A new case routed by ``routing.yaml`` (``CaseWrite.routing``) gets ``OwnerId`` = the queue's Id in
+its upsert. The upsert updates a case that exists, so a create that may have landed before
+(``retrying``) first asks whether the case exists (``SELECT Id ... WHERE <key field> = <key>``) and
+then leaves ``OwnerId`` out: a case an agent moved is never reassigned.
 
 A Composite answer is HTTP 200 even when a subrequest failed: each subrequest's own status and
 errorCode go through ``errors.TABLE`` (``errors.from_composite``), so the record is retried,
@@ -69,6 +75,7 @@ from hub.ports import (
     CustomerProfile,
     LinkResult,
     RecordRef,
+    RoutingTarget,
 )
 
 from . import auth, client
@@ -187,18 +194,24 @@ class SalesforceCRM(RetryViews):
         )
 
     def create_case(self, case: CaseWrite, activity: ActivityWrite, *, retrying: bool) -> LinkResult:
-        fields = self.case_fields_for(case, activity)
-        subrequests = [
-            self._upsert_request(CASE_REF, self.case_object, self.case_key_field, case.key, fields),
-            self._upsert_request(
-                TASK_REF,
-                self.activity_object,
-                self.activity_key_field,
-                activity.key,
-                self.task_fields_for(activity, f"@{{{CASE_REF}.id}}"),
-            ),
-        ]
-        answers = self._call(lambda sf, _retrying: self._composite(sf, subrequests), retrying=retrying)
+        def write(sf: Salesforce, again: bool) -> dict[str, dict[str, Any]]:
+            fields = self.case_fields_for(case, activity)
+            routed = case.owner_id is not None and "OwnerId" not in case.fields
+            if again and routed and self._case_exists(sf, case.key):
+                fields.pop("OwnerId", None)  # it exists: its owner is the agents' business now
+            subrequests = [
+                self._upsert_request(CASE_REF, self.case_object, self.case_key_field, case.key, fields),
+                self._upsert_request(
+                    TASK_REF,
+                    self.activity_object,
+                    self.activity_key_field,
+                    activity.key,
+                    self.task_fields_for(activity, f"@{{{CASE_REF}.id}}"),
+                ),
+            ]
+            return self._composite(sf, subrequests)
+
+        answers = self._call(write, retrying=retrying)
         return LinkResult(
             case=self._upserted(answers[CASE_REF], self.case_object),
             activity=self._upserted(answers[TASK_REF], self.activity_object),
@@ -267,7 +280,14 @@ class SalesforceCRM(RetryViews):
         contact = _contact_id(case.customer, activity.customer)
         if contact and "ContactId" not in fields:
             fields["ContactId"] = contact
+        if case.owner_id is not None and "OwnerId" not in fields:  # routing.yaml's queue
+            fields["OwnerId"] = case.owner_id
         return fields
+
+    def _case_exists(self, sf: Salesforce, key: str) -> bool:
+        from .queues import case_exists_soql
+
+        return bool(sf.query(case_exists_soql(self.case_object, self.case_key_field, key)).get("totalSize"))
 
     def case_update_fields(self, activity: ActivityWrite) -> dict[str, Any]:
         """The mapped case fields an appended activity updates on its case."""
@@ -313,6 +333,24 @@ class SalesforceCRM(RetryViews):
     def metadata(self) -> CrmMetadata:
         """``hub.ports.MetadataSource``: the describes ``ctihub crm check`` works on."""
         return CrmMetadata(crm=CRM, objects=self.describe_objects())
+
+    def routing_targets(self) -> list[RoutingTarget]:
+        """``hub.ports.RoutingSource``: every queue, and whether it supports the case object (one
+        Composite of two queries; see ``queues``)."""
+        from .queues import read_queues
+
+        def composite(subrequests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return self._call(
+                lambda sf, _retrying: self._composite_entries(sf, subrequests, all_or_none=False),
+                retrying=False,
+            )
+
+        def more(url: str) -> Any:
+            return self._call(
+                lambda sf, _retrying: sf.query_more(url, identifier_is_url=True), retrying=False
+            )
+
+        return read_queues(composite, more, self.data_path, self.case_object)
 
     def status(self) -> dict[str, Any]:
         """What operations should see, without calling Salesforce: ``state`` is ``ok``,

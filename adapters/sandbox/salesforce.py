@@ -21,7 +21,8 @@ from sqlalchemy import Connection, Engine
 from . import soql
 from . import store as db
 from .common import ApiResponse, Now, parse_iso_datetime, sf_datetime
-from .schema import SF_OBJECTS, SF_OBJECTS_BY_PREFIX, SfField, SfObject, sf_object
+from .routing_targets import SEEDED_QUEUES
+from .schema import GROUP, QUEUE_SOBJECT, SF_OBJECTS, SF_OBJECTS_BY_PREFIX, SfField, SfObject, sf_object
 
 API_LIMIT = 100_000
 COMPOSITE_LIMIT = 25
@@ -173,6 +174,36 @@ class SalesforceApi:
         self.engine = engine
         self.now = now
         self.usage = usage
+        self.queues = list(SEEDED_QUEUES)  # routing targets (adapters/sandbox/routing_targets.py)
+
+    def queue_records(self, sobject: str) -> list[dict[str, Any]]:
+        """The queues as rendered ``Group`` or ``QueueSobject`` records (for SOQL)."""
+        stamp = "2026-01-05T09:00:00.000+0000"
+        if sobject == GROUP.name:
+            return [
+                {
+                    "Id": make_id(GROUP.key_prefix, queue.pk),
+                    "Name": queue.name,
+                    "DeveloperName": queue.developer_name,
+                    "Type": "Queue",
+                    "CreatedDate": stamp,
+                    "LastModifiedDate": stamp,
+                }
+                for queue in self.queues
+            ]
+        if sobject == QUEUE_SOBJECT.name:
+            return [
+                {
+                    "Id": make_id(QUEUE_SOBJECT.key_prefix, queue.pk * 10 + number),
+                    "QueueId": make_id(GROUP.key_prefix, queue.pk),
+                    "SobjectType": supported,
+                    "CreatedDate": stamp,
+                    "LastModifiedDate": stamp,
+                }
+                for queue in self.queues
+                for number, supported in enumerate(queue.sobjects)
+            ]
+        return []
 
     # -- entry point ---------------------------------------------------------------------------
 
@@ -746,6 +777,8 @@ class SalesforceApi:
                 400, "MALFORMED_ID", f"{fld.label}: id value of incorrect type: {value}", [fld.name]
             )
         prefix, pk = parsed
+        if prefix == GROUP.key_prefix and GROUP.name in fld.reference_to:
+            return self._queue_owner(value, pk, fld)
         targets = [SF_OBJECTS[name] for name in fld.reference_to if name in SF_OBJECTS]
         if prefix not in {t.key_prefix for t in targets}:
             raise SfError(
@@ -756,6 +789,21 @@ class SalesforceApi:
             )
         if pk is None or not db.sf_exists(conn, pk, [SF_OBJECTS_BY_PREFIX[prefix].name]):
             raise SfError(400, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [fld.name])
+        return to18(value)
+
+    def _queue_owner(self, value: str, pk: int | None, fld: SfField) -> str:
+        """A Case's OwnerId naming a queue: it must exist and support Cases (modelled on the
+        INVALID_CROSS_REFERENCE_KEY / FIELD_INTEGRITY_EXCEPTION answers; the exact text is not recorded)."""
+        queue = next((q for q in self.queues if q.pk == pk), None)
+        if queue is None:
+            raise SfError(400, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [fld.name])
+        if "Case" not in queue.sobjects:
+            raise SfError(
+                400,
+                "FIELD_INTEGRITY_EXCEPTION",
+                f"{fld.label}: owner cannot be a queue that does not support this object: {value}",
+                [fld.name],
+            )
         return to18(value)
 
     def apply(self, conn: Connection, obj: SfObject, pk: int | None, prepared: _Prepared) -> int:
@@ -784,7 +832,7 @@ class SalesforceApi:
         obj = parsed.sobject
         rendered = [
             self.render(obj, pk, data, version, attributes=False) for pk, data in db.sf_all(conn, obj.name)
-        ]
+        ] + self.queue_records(obj.name)
         rows = soql.run(parsed, rendered, to18)
         if parsed.fields is None:
             return ApiResponse(200, {"totalSize": len(rows), "done": True, "records": []})

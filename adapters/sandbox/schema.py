@@ -308,6 +308,11 @@ CASE = SfObject(
         SfField(
             "ParentId", "Parent Case ID", "reference", reference_to=("Case",), relationship_name="Parent"
         ),
+        # Real orgs default it to the creating user and accept a User or a queue; the sandbox has no
+        # User object, so it is empty unless a queue (Group, routing.yaml) is assigned.
+        SfField(
+            "OwnerId", "Owner ID", "reference", reference_to=("Group", "User"), relationship_name="Owner"
+        ),
         SfField("SuppliedName", "Name", "string", length=80),
         SfField("SuppliedEmail", "Email Address", "email", length=80),
         SfField("SuppliedPhone", "Phone", "phone", length=40),
@@ -495,7 +500,51 @@ CASE_COMMENT = SfObject(
     ),
 )
 
-SF_OBJECTS: dict[str, SfObject] = {o.name: o for o in (CASE, TASK, CONTACT, ACCOUNT, CASE_COMMENT)}
+# Queues (routing.yaml's targets): read-only here, served from ``SalesforceApi.queues``.
+GROUP = SfObject(
+    name="Group",
+    label="Group",
+    label_plural="Groups",
+    key_prefix="00G",
+    fields=(
+        _id("Group ID"),
+        _readonly("Name", "Name", "string", length=40, nillable=False, name_field=True),
+        _readonly("DeveloperName", "Developer Name", "string", length=80),
+        _readonly(
+            "Type",
+            "Type",
+            "picklist",
+            length=40,
+            nillable=False,
+            picklist=("Regular", "Role", "RoleAndSubordinates", "Organization", "Queue"),
+        ),
+        *_system_dates(),
+    ),
+)
+
+QUEUE_SOBJECT = SfObject(
+    name="QueueSobject",
+    label="Queue Sobject",
+    label_plural="Queue Sobjects",
+    key_prefix="03g",
+    fields=(
+        _id("Queue Sobject ID"),
+        _readonly("QueueId", "Group ID", "reference", nillable=False, reference_to=("Group",)),
+        _readonly(
+            "SobjectType",
+            "Sobject Type",
+            "picklist",
+            length=40,
+            nillable=False,
+            picklist=("Case", "Lead", "Task"),
+        ),
+        *_system_dates(),
+    ),
+)
+
+SF_OBJECTS: dict[str, SfObject] = {
+    o.name: o for o in (CASE, TASK, CONTACT, ACCOUNT, CASE_COMMENT, GROUP, QUEUE_SOBJECT)
+}
 SF_OBJECTS_BY_LOWER: dict[str, SfObject] = {name.lower(): o for name, o in SF_OBJECTS.items()}
 SF_OBJECTS_BY_PREFIX: dict[str, SfObject] = {o.key_prefix: o for o in SF_OBJECTS.values()}
 

@@ -188,7 +188,8 @@ class _Parser:
                 break
         self.expect_kw("FROM")
         obj_tok = self.next()
-        if obj_tok.kind != "ident" or obj_tok.upper in _KEYWORDS:
+        # Group is an object's name as well as a keyword (GROUP BY): after FROM it names the object.
+        if obj_tok.kind != "ident" or (obj_tok.upper in _KEYWORDS and obj_tok.upper != "GROUP"):
             raise self.malformed(obj_tok)
         obj = sf_object(obj_tok.text)
         if obj is None:

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine
 from . import store as db
 from . import zendesk_users
 from .common import ApiResponse, Now, zd_datetime
+from .routing_targets import SEEDED_GROUPS, group_id_problem, groups_page
 from .schema import (
     ZD_CUSTOM_FIELDS,
     ZD_FIELDS_BY_ID,
@@ -135,6 +136,7 @@ class ZendeskApi:
         self.base_url = base_url
         self.strict_fields = strict_fields
         self.displays: list[tuple[int, str, int]] = []  # screen pops: (agent_id, kind, id)
+        self.groups = list(SEEDED_GROUPS)  # routing targets (adapters/sandbox/routing_targets.py)
 
     # -- entry point ---------------------------------------------------------------------------
 
@@ -203,6 +205,8 @@ class ZendeskApi:
                 return ApiResponse(200, {"ticket_field": ZD_FIELDS_BY_ID[fid].render(self.base_url)})
         if head == "users":
             return self._users(conn, method, rest[1:], query, payload, caller)
+        if head == "groups" and method == "GET" and len(rest) == 1:
+            return groups_page(self.groups, self.base_url, query)
         if head == "channels":
             return self._screen_pop(conn, method, rest[1:])
         if head == "search":
@@ -371,6 +375,9 @@ class ZendeskApi:
             raise _assignee_required()
         external_id = spec.get("external_id")
         _check_external_id(external_id)
+        group_problem = group_id_problem(self.groups, spec.get("group_id"))
+        if group_problem is not None:  # modelled on RecordInvalid; the real text is not recorded
+            raise _invalid("group", group_problem)
         # -- writes --------------------------------------------------------------------------
         caller_pk = self._caller_pk(conn, caller)
         requester_pk = requester_plan(conn) if requester_plan else caller_pk
@@ -390,7 +397,7 @@ class ZendeskApi:
             "submitter_id": USER_ID_BASE + (submitter_pk or author_pk),
             "assignee_id": None if assignee_pk is None else USER_ID_BASE + assignee_pk,
             "organization_id": None,
-            "group_id": None,
+            "group_id": _int_or_none(spec.get("group_id")),
             "collaborator_ids": [],
             "follower_ids": [],
             "email_cc_ids": [],
@@ -406,7 +413,16 @@ class ZendeskApi:
         }
         pk = db.zd_ticket_insert(conn, data, requester_pk)
         events: list[dict[str, Any]] = []
-        for name in ("subject", "requester_id", "priority", "type", "status", "assignee_id", "external_id"):
+        for name in (
+            "subject",
+            "requester_id",
+            "priority",
+            "type",
+            "status",
+            "assignee_id",
+            "group_id",
+            "external_id",
+        ):
             if name in ("subject", "requester_id", "priority", "type", "status") or data[name] is not None:
                 value = data[name]
                 events.append(
@@ -461,6 +477,10 @@ class ZendeskApi:
             data["external_id"] = None if spec["external_id"] is None else str(spec["external_id"])
         if "due_at" in spec:
             data["due_at"] = spec["due_at"]
+        if "group_id" in spec:  # an agent (or a trigger) moving the ticket
+            if (group_problem := group_id_problem(self.groups, spec["group_id"])) is not None:
+                raise _invalid("group", group_problem)
+            data["group_id"] = _int_or_none(spec["group_id"])
         tags_explicit = "tags" in spec
         tags = self._tags(spec["tags"] or []) if tags_explicit else list(data["tags"])
         for tag in self._tags(spec.get("additional_tags") or []):
@@ -494,6 +514,7 @@ class ZendeskApi:
             "priority",
             "type",
             "assignee_id",
+            "group_id",
             "requester_id",
             "external_id",
             "due_at",

@@ -12,6 +12,11 @@
     display_ticket              POST /api/v2/channels/voice/agents/<agent>/tickets/<id>/display.json
     display_user                POST /api/v2/channels/voice/agents/<agent>/users/<id>/display.json
     ticket_fields               GET  /api/v2/ticket_fields.json           (``ctihub crm check``)
+    routing_targets             GET  /api/v2/groups.json?per_page=100     (routing; pages followed)
+
+A new ticket routed by ``routing.yaml`` carries ``group_id`` (``CaseWrite.routing``) in its create
+only: a retry that finds the ticket appends to it, and an update never sets the group, so a ticket
+an agent moved stays where they put it.
 
 ``display_ticket``/``display_user`` are the Talk Partner Edition screen pop (the agent's browser
 opens the ticket or user); they are for the agent panel, which calls them through
@@ -70,6 +75,7 @@ from hub.ports import (
     LinkResult,
     RecordRef,
     RequesterDirectory,
+    RoutingTarget,
 )
 
 from . import client
@@ -318,6 +324,20 @@ class ZendeskCRM(RetryViews):
         """``hub.ports.MetadataSource``: the ticket fields ``ctihub crm check`` works on."""
         return CrmMetadata(crm=CRM, ticket_fields=self.ticket_fields())
 
+    def routing_targets(self) -> list[RoutingTarget]:
+        """``hub.ports.RoutingSource``: the account's groups (not deleted), 100 per page."""
+        groups = self._call(
+            lambda _z, session, _r: list(
+                self._pages(session, "/groups.json", {"per_page": "100", "exclude_deleted": "true"}, "groups")
+            ),
+            retrying=False,
+        )
+        return [
+            RoutingTarget(id=str(group["id"]), name=str(group.get("name") or ""))
+            for group in groups
+            if group.get("id") is not None and not group.get("deleted")
+        ]
+
     def status(self) -> dict[str, Any]:
         """What operations should see, without calling Zendesk: ``state`` is ``ok``,
         ``rate_limited`` (with ``until``, from the last Retry-After) or ``auth_failed``."""
@@ -536,6 +556,8 @@ class ZendeskCRM(RetryViews):
         fields = _TicketFields().add(case.fields).add(activity.fields, comment_fields=COMMENT_FIELDS)
         ticket = fields.ticket_body(tags_as="tags")
         ticket["external_id"] = case.key
+        if case.owner_id is not None and "group_id" not in ticket:  # routing.yaml, on create only
+            ticket["group_id"] = int(case.owner_id) if case.owner_id.isdigit() else case.owner_id
         if "requester_id" not in ticket and "requester" not in ticket:
             known = self._known_requester(case.customer) or self.remembered_requester(case.customer.key)
             ticket.update(known or {})

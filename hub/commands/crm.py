@@ -4,8 +4,9 @@
 
 ``check`` reads the live schema (Salesforce describe of the mapped objects, Zendesk ticket_fields)
 through the configured adapter and checks ``fields.<crm>.yaml`` and the catalog against it
-(``hub.services.crm_check``): one line per problem with its fix, a summary, exit 1 when there is an
-error, 0 when the mappings fit (warnings allowed), 2 when the schema cannot be read. With
+(``hub.services.crm_check``), and every group/queue ``routing.yaml`` names against the CRM's list
+(``hub.services.routing_check``): one line per problem with its fix, a summary, exit 1 when there is
+an error, 0 when the mappings fit (warnings allowed), 2 when the schema cannot be read. With
 ``--sandbox`` (or ``CTIHUB_SANDBOX=true``) it checks against the sandbox's own schema.
 """
 
@@ -84,13 +85,41 @@ def check(crm_name: str | None, sandbox: bool, as_json: bool) -> None:
         except CrmError as exc:
             click.echo(f"error: could not read the {settings.crm} schema: {exc.describe()}", err=True)
             sys.exit(2)
+        routing = _routing_findings(mappings, adapter, settings.crm)
     finally:
         if engine is not None:
             engine.dispose()
     report = check_mapping(mappings.crm(settings.crm), mappings.catalog, metadata)
     if as_json:
-        click.echo(json.dumps(report.as_dict(), indent=2))
+        answer = report.as_dict()
+        if routing is not None:
+            answer["routing"] = {"checked": routing[1], "findings": [f.as_dict() for f in routing[0]]}
+        click.echo(json.dumps(answer, indent=2))
     else:
         for line in render(report, where="sandbox" if settings.sandbox else ""):
             click.echo(line)
-    sys.exit(0 if report.ok else 1)
+        if routing is not None:
+            from hub.services.routing_check import render_routing
+
+            for line in render_routing(routing[0], checked=routing[1]):
+                click.echo(line)
+    sys.exit(0 if report.ok and not (routing and routing[0]) else 1)
+
+
+def _routing_findings(mappings: Any, adapter: Any, crm_name: str) -> tuple[list[Any], int] | None:
+    """routing.yaml's targets against the CRM's groups/queues (None without routing.yaml); exit 2
+    when the list cannot be read."""
+    from hub.domain.errors import CrmError
+    from hub.services.routing_check import check_routing
+
+    if mappings.routing is None:
+        return None
+    if not callable(getattr(adapter, "routing_targets", None)):
+        click.echo(f"error: the {crm_name} adapter cannot list its groups/queues", err=True)
+        sys.exit(2)
+    try:
+        targets = adapter.routing_targets()
+    except CrmError as exc:
+        click.echo(f"error: could not list the {crm_name} groups/queues: {exc.describe()}", err=True)
+        sys.exit(2)
+    return check_routing(mappings.routing, crm_name, targets), len(mappings.routing.targets(crm_name))

@@ -6,6 +6,7 @@ m = load_mappings(Path("mappings"))      # ConfigError listing every problem as 
 m.catalog                                # hub.domain.catalog.Catalog (intents + dispositions)
 m.crm("salesforce")                      # hub.domain.mapping.CrmMapping; ConfigError if absent
 m.crms                                   # configured CRM names, e.g. ("salesforce", "zendesk")
+m.routing                                # hub.domain.routing.RoutingConfig, None without routing.yaml
 problems = validate_mappings(Path("mappings"))   # same checks; [] when valid, never raises
 """
 

@@ -6,6 +6,7 @@ Files (others, such as ``deflection.yaml``, are read by their own loaders and ig
     dispositions.yaml     required   the disposition catalog        -> Catalog.dispositions
     fields.<crm>.yaml     optional   one per configured CRM         -> CrmMapping
     sla.yaml              optional   SLA schedules and policies     -> SlaConfig (hub.mappings.sla)
+    routing.yaml          optional   group/queue of a new case      -> RoutingConfig (hub.mappings.routing)
 
 Every problem in every file is collected, each named ``<file>:<line>``, before anything is built:
 ``validate_mappings`` returns them, ``load_mappings`` raises one ``ConfigError`` listing them all.
@@ -24,8 +25,10 @@ from hub.domain.catalog import Catalog, Disposition, Intent
 from hub.domain.errors import ConfigError, Problem
 from hub.domain.mapping import TRANSFORMS, CrmMapping, FieldRule, ObjectMapping
 from hub.domain.outcome import CRMS
+from hub.domain.routing import RoutingConfig
 from hub.domain.sla import SlaConfig
 from hub.mappings import checks, schema
+from hub.mappings import routing as routing_file
 from hub.mappings import sla as sla_file
 from hub.mappings.checks import Document, Finding, items
 from hub.mappings.deflection import deflection_problems
@@ -49,6 +52,7 @@ class Mappings:
     catalog: Catalog
     crm_mappings: Mapping[str, CrmMapping]
     sla: SlaConfig | None = None  # None without sla.yaml: no SLA
+    routing: RoutingConfig | None = None  # None without routing.yaml: every case lands unassigned
 
     @property
     def crms(self) -> tuple[str, ...]:
@@ -110,6 +114,10 @@ class _Collector:
 
     def problems(self) -> list[Problem]:
         return [problem for *_, problem in sorted(self._found, key=lambda found: found[:3])]
+
+    def any_in(self, order: int) -> bool:
+        """Whether the file of this ``order`` has a problem already."""
+        return any(found[0] == order for found in self._found)
 
 
 def _read(
@@ -190,14 +198,23 @@ def _load(directory: Path) -> tuple[Mappings | None, list[Problem]]:
     sla_doc = _read(directory, sla_file.FILE, sla_file.KIND, 90, found, required=False)
     if sla_doc is not None:
         found.extend(90, sla_doc, sla_file.check(sla_doc, tuple(intents)))
+    routing_doc = _read(directory, routing_file.FILE, routing_file.KIND, 95, found, required=False)
+    if routing_doc is not None:  # intents are checked against an intents.yaml without problems only
+        known = () if found.any_in(0) else tuple(intents)
+        found.extend(95, routing_doc, routing_file.check(routing_doc, known))
 
     problems = found.problems()
     if problems:
         return None, problems
     crm_mappings = {crm: _build_crm(crm, doc.data) for crm in configured if (doc := field_docs[crm])}
     sla = sla_file.build(sla_doc.data) if sla_doc is not None else None
+    routing = routing_file.build(routing_doc) if routing_doc is not None else None
     return Mappings(
-        directory=directory, catalog=catalog, crm_mappings=MappingProxyType(crm_mappings), sla=sla
+        directory=directory,
+        catalog=catalog,
+        crm_mappings=MappingProxyType(crm_mappings),
+        sla=sla,
+        routing=routing,
     ), []
 
 

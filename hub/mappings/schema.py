@@ -22,7 +22,7 @@ from hub.mappings.yaml_lines import JsonPath, LinedDocument
 # The project's own mappings/schemas (source tree or editable install).
 BUNDLED_SCHEMA_DIR = Path(__file__).resolve().parents[2] / "mappings" / "schemas"
 
-SCHEMA_KINDS = ("intents", "dispositions", "fields", "sla")
+SCHEMA_KINDS = ("intents", "dispositions", "fields", "sla", "routing")
 
 
 def schema_path(kind: str, directory: Path) -> Path | None:
@@ -135,6 +135,14 @@ def _describe(error: ValidationError, document: LinedDocument) -> Iterator[tuple
             yield line, "the file is empty"
         else:
             yield line, f"{_where(path)}expected {wanted}, got {_type_word(instance)}"
+        return
+    if kind == "const":
+        note = error.schema.get("description")
+        yield (
+            line,
+            f"{_where(path)}expected {error.validator_value!r}, got {instance!r}"
+            + (f"; {note}" if note else ""),
+        )
         return
     if kind == "pattern":
         title = error.schema.get("title")

@@ -32,7 +32,7 @@ from hub.mappings import validate_mappings
 MAX_DOCUMENT_BYTES = 1024 * 1024
 MAX_DOCUMENT_ENTRIES = 10_000
 DOCUMENT_NAME = re.compile(
-    r"^(intents|dispositions|sla|deflection|recovery|roles|fields\.[a-z0-9_-]+)\.yaml$"
+    r"^(intents|dispositions|sla|deflection|recovery|roles|routing|fields\.[a-z0-9_-]+)\.yaml$"
 )
 CREDENTIAL_KEY = re.compile(
     r"^\s*(?:-\s*)?[\"']?(password|passwd|api_token|api_key|access_token|refresh_token|client_secret"
@@ -119,7 +119,7 @@ def safety_problems(documents: Mapping[str, str], secrets: Iterable[str] = ()) -
                 Problem(
                     name,
                     "unknown document name; expected intents.yaml, dispositions.yaml, "
-                    "fields.<crm>.yaml, sla.yaml, deflection.yaml, recovery.yaml or roles.yaml",
+                    "fields.<crm>.yaml, sla.yaml, deflection.yaml, recovery.yaml, roles.yaml or routing.yaml",
                 )
             )
             continue

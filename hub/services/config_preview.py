@@ -12,19 +12,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from hub.domain.errors import CrmError
 from hub.domain.outcome import Outcome
 from hub.mappings import Mappings, load_mappings
 from hub.ports import CRM
 from hub.services import config_docs
 from hub.services.link import Linker
 from hub.services.recovery_plan_preview import recovery_plan, standing_consent
+from hub.services.routing import Router, router_for
 from hub.services.sla import SlaService, SlaSettings
 from hub.services.validation import OutcomeValidator, load_outcome_schema
 from hub.store import inbox
@@ -83,6 +85,13 @@ def preview_event(
     outcome = Outcome.from_payload(dict(payload))
     engine: Engine = linker.engine
     crm_name = linker.crm.name
+    router = _router(linker, mappings)
+    if router is not None and router.directory is not None:
+        # List the groups/queues before the rolled-back transaction: a sandbox CRM on the same
+        # SQLite database could not answer while it is open. The decision is still prepare's own.
+        # A failure here is prepare's to report again: unassigned with the problem, or retryable.
+        with suppress(CrmError):
+            router.directory.targets(max_age=router.directory.miss_refresh)
     with engine.connect() as connection, connection.begin() as outer:
         shim: Any = _RolledBack(connection)
         sla = (
@@ -104,6 +113,7 @@ def preview_event(
             catalog=mappings.catalog,
             sla_fields=(lambda episode: sla.case_fields(episode, crm_name)) if sla else None,
             make_episode_id=(lambda: episode_id) if episode_id else linker.make_episode_id,
+            router=router,
         )
         row = inbox.InboxRow(
             id=0,
@@ -120,7 +130,12 @@ def preview_event(
     write = prepared.write
     disposition = prepared.disposition
     case = (
-        {"action": "create", "key": write.case.key, "fields": _json(dict(write.case.fields))}
+        {
+            "action": "create",
+            "key": write.case.key,
+            "fields": _json(dict(write.case.fields)),
+            "routing": write.case.routing.as_dict() if write.case.routing is not None else None,
+        }
         if write.case is not None
         else {"action": "append", "id": write.case_id, "fields": _json(dict(write.activity.case_fields))}
     )
@@ -152,6 +167,16 @@ def preview_event(
             consent=consent,
         ),
     }
+
+
+def _router(linker: Linker, mappings: Mappings) -> Router | None:
+    """The version's routing rules over the running linker's directory of groups/queues (its cache),
+    so the preview's decision is the one linking would make, without a listing of its own."""
+    if mappings.routing is None:
+        return None
+    if linker.router is not None and linker.router.directory is not None:
+        return Router(config=mappings.routing, crm=linker.crm.name, directory=linker.router.directory)
+    return router_for(mappings.routing, linker.crm, linker.clock)
 
 
 def _sla_policy(connection: Connection, mappings: Mappings, episode_id: str) -> str | None:
@@ -232,7 +257,9 @@ def compare(hub: Any, versions: Any, payload: Mapping[str, Any], draft: int | No
 def crm_check(crm: Any, documents: Mapping[str, str]) -> dict[str, Any]:
     """The version's field mapping for the hub's CRM checked against the CRM's live schema
     (``hub.services.crm_check``, as ``ctihub crm check``), each finding placed at its
-    ``fields.<crm>.yaml:<line>``. Raises ``CrmError`` when the schema cannot be read."""
+    ``fields.<crm>.yaml:<line>``, and routing.yaml's groups/queues against the CRM's list
+    (``hub.services.routing_check``, at ``routing.yaml:<line>``). Raises ``CrmError`` when the
+    schema or the list cannot be read."""
     import re
 
     from hub.mappings.yaml_lines import load_with_lines
@@ -250,4 +277,13 @@ def crm_check(crm: Any, documents: Mapping[str, str]) -> dict[str, Any]:
                 path.append(int(index))
         line = lined.line_of(path) if path else None
         finding["path"] = f"{name}:{line}" if line else name
+    if mappings.routing is not None and callable(getattr(crm, "routing_targets", None)):
+        from hub.services.routing_check import check_routing
+
+        routing = check_routing(mappings.routing, crm.name, crm.routing_targets())
+        for routed in routing:
+            report["findings"].append({**routed.as_dict(), "path": routed.rule})
+        report["errors"] += len(routing)
+        report["ok"] = report["ok"] and not routing
+        report["routing_checked"] = len(mappings.routing.targets(crm.name))
     return report

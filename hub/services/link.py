@@ -55,6 +55,7 @@ from hub.ports import (
 from hub.services.activity_text import activity_body, activity_subject
 from hub.services.identity import identifiers_for
 from hub.services.recovery import plan_for_outcome as record_recovery_outcome
+from hub.services.routing import Router
 from hub.services.sla import record_outcome as record_sla_contact
 from hub.store import consent, customers, dedup, episodes, inbox, links
 
@@ -123,6 +124,8 @@ class Linker:
     sla_fields: Callable[[str], Mapping[str, Any]] | None = None
     # The admin configuration version this linker was built from (recorded on each linked event).
     config_version: int | None = None
+    # routing.yaml: the group/queue a new case is assigned to (decided only when creating one).
+    router: Router | None = None
 
     def link(self, row: inbox.InboxRow, *, owner: str) -> Linked:
         """Link one event: prepare, one CRM write, finish."""
@@ -367,6 +370,7 @@ class Linker:
                     key=episode.id,
                     fields={**self.mapping.case.apply(context, creating=True), **sla_fields},
                     customer=profile,
+                    routing=self.router.decide(outcome) if self.router is not None else None,
                 ),
                 retrying=retrying or bool(claim and claim.takeover),
             )
