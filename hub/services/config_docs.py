@@ -32,7 +32,7 @@ from hub.mappings import validate_mappings
 MAX_DOCUMENT_BYTES = 1024 * 1024
 MAX_DOCUMENT_ENTRIES = 10_000
 DOCUMENT_NAME = re.compile(
-    r"^(intents|dispositions|sla|deflection|recovery|roles|routing|fields\.[a-z0-9_-]+)\.yaml$"
+    r"^(intents|dispositions|sla|deflection|recovery|metrics|roles|routing|fields\.[a-z0-9_-]+)\.yaml$"
 )
 CREDENTIAL_KEY = re.compile(
     r"^\s*(?:-\s*)?[\"']?(password|passwd|api_token|api_key|access_token|refresh_token|client_secret"

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from hub.web.session import Principal, sign_in
+from tests.conftest import MAPPINGS
 from tests.web.conftest import TOKEN
 
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
@@ -41,6 +42,9 @@ def test_the_seeded_version_is_listed_with_its_documents_and_no_problems(client)
     assert listing.json["versions"][0]["created_by"] == "hub:seed"
     detail = client.get("/v1/admin/config/1", headers=BEARER).json
     assert "fields.zendesk.yaml" in detail["documents"] and detail["problems"] == []
+    # every admin file of mappings/ is versioned (metrics.yaml was silently left out before)
+    shipped = {path.name for path in MAPPINGS.glob("*.yaml")}
+    assert set(detail["documents"]) == shipped
     assert client.get("/v1/admin/config/99", headers=BEARER).status_code == 404
 
 

@@ -55,6 +55,9 @@ def test_edit_flag_fix_preview_publish(live_hub, page):
     expect(columns.nth(0)).not_to_contain_text("from-console")
     expect(columns.nth(1)).to_contain_text("from-console")
     expect(columns.nth(1).locator("tr.changed")).to_contain_text("case.tags")
+    routed = columns.nth(1).locator("tr", has_text="routed to")  # routing.yaml's "money" rule
+    expect(routed).to_contain_text("Zendesk group Billing")
+    expect(routed).to_contain_text("rules[2] · routing.yaml:")
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
 

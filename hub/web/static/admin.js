@@ -202,6 +202,7 @@
     Object.keys(result.case.fields).forEach(function (k) { rows.push(["case." + k, result.case.fields[k]]); });
     Object.keys(result.activity.fields).forEach(function (k) { rows.push(["activity." + k, result.activity.fields[k]]); });
     rows.push(["disposition", result.disposition.code + " → " + JSON.stringify(result.disposition.values)]);
+    if (result.case.action === "create") rows.push(["routed to", routingText(result.case.routing)]);
     rows.push(["SLA policy", result.sla_policy || "none"]);
     var table = el("table", { "class": "table" });
     rows.forEach(function (r) {
@@ -262,8 +263,17 @@
     section.appendChild(list);
     return section;
   }
+  /* Where routing.yaml puts a new case: "Zendesk group Billing (360000000502) · rules[2] · routing.yaml:29". */
+  function routingText(r) {
+    if (!r) return "unassigned (no routing.yaml)";
+    var what = r.target === null || r.target === undefined ? "unassigned"
+      : (r.kind === "queue" ? "Salesforce queue " : "Zendesk group ") + r.target + (r.id ? " (" + r.id + ")" : "");
+    return [what, r.rule, r.path, r.problem ? "not assigned: " + r.problem : null]
+      .filter(Boolean).join(" · ");
+  }
   function lookup(result, key) {
     var v;
+    if (key === "routed to") return routingText(result.case.routing);
     if (key.indexOf("case.") === 0) v = result.case.fields[key.slice(5)];
     else if (key.indexOf("activity.") === 0) v = result.activity.fields[key.slice(9)];
     else if (key === "disposition") v = result.disposition.code + " → " + JSON.stringify(result.disposition.values);
