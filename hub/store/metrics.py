@@ -162,11 +162,13 @@ def decisions_after(connection: Connection, after_id: int, limit: int) -> list[R
 def breached_since(connection: Connection, computed_since: datetime | None, action_after: int) -> set[str]:
     """Episodes whose SLA clocks breached (recomputed since ``computed_since``) or that got a breach
     action after id ``action_after``."""
-    clocks = select(sla_clocks.c.episode_id).where(sla_clocks.c.status == "breached")
+    # The status and kind go through coalesce() so that the ranges on computed_at and id drive
+    # the reads: SQLite would otherwise take the status/kind indexes and read every breach.
+    clocks = select(sla_clocks.c.episode_id).where(func.coalesce(sla_clocks.c.status, "") == "breached")
     if computed_since is not None:
         clocks = clocks.where(sla_clocks.c.computed_at >= computed_since)
     actions = select(sla_actions.c.episode_id).where(
-        sla_actions.c.kind == "breach", sla_actions.c.id > action_after
+        func.coalesce(sla_actions.c.kind, "") == "breach", sla_actions.c.id > action_after
     )
     return set(connection.execute(union(clocks, actions)).scalars())
 

@@ -256,9 +256,15 @@ def _insert_inquiries(pick: Pick, window_us: int) -> Any:
         .select_from(z.join(deflection_decisions, d.jti == z.c.deflection_id))
         .where(z.c.episode_id == b.episode_id),
     )
+    # by episode (the primary key / unique index): coalesce() keeps SQLite off the status and kind
+    # indexes, which would read every breach for each inquiry
     breached = or_(
-        exists().where(sla_clocks.c.episode_id == b.episode_id, sla_clocks.c.status == "breached"),
-        exists().where(sla_actions.c.episode_id == b.episode_id, sla_actions.c.kind == "breach"),
+        exists().where(
+            sla_clocks.c.episode_id == b.episode_id, func.coalesce(sla_clocks.c.status, "") == "breached"
+        ),
+        exists().where(
+            sla_actions.c.episode_id == b.episode_id, func.coalesce(sla_actions.c.kind, "") == "breach"
+        ),
     )
     links = dedup_links.c
     pointing = select(func.count()).where(links.crm == b.crm, links.master_id == b.case_id).scalar_subquery()
