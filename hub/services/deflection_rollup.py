@@ -112,7 +112,8 @@ class DeflectionRollup:
                 store.analyze(connection)
         days = self._recompute(pairs, loose, result.rebuilt)
         with self.engine.begin() as connection:
-            days |= store.pending_days(connection)
+            before = store.epoch_us(state["as_of"]) if state["as_of"] else None
+            days |= store.settling_days(connection, before, store.epoch_us(now))
             store.resum_days(connection, days, store.epoch_us(now))
             store.save_state(
                 connection,

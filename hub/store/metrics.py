@@ -248,10 +248,17 @@ def add_offer_facts(connection: Connection, rows: Sequence[dict[str, Any]]) -> N
 # -- daily sums ----------------------------------------------------------------------------------
 
 
-def pending_days(connection: Connection) -> set[str]:
-    return set(
-        connection.execute(select(metric_daily.c.day).where(metric_daily.c.pending > 0).distinct()).scalars()
-    )
+def settling_days(connection: Connection, before_us: int | None, now_us: int) -> set[str]:
+    """The days of the inquiries that settled (or, with a clock set back, unsettled) between the
+    last tick and this one: the only sums that time alone changes. Without a last tick, every
+    day that still has pending inquiries."""
+    if before_us is None:
+        daily = metric_daily.c
+        return set(connection.execute(select(daily.day).where(daily.pending > 0).distinct()).scalars())
+    i = metric_inquiries.c
+    low, high = min(before_us, now_us), max(before_us, now_us)
+    query = select(i.day).where(i.settles_us > low, i.settles_us <= high).distinct()
+    return set(connection.execute(query).scalars())
 
 
 def _count(condition: Any) -> Any:

@@ -8,7 +8,8 @@ metric_inquiries   one row per episode (inquiry), recomputed in SQL (hub.store.m
                    whenever a fact about its customer and intent family arrives
 metric_offers      one row per deflection decision: taken (in which episode), failed
 metric_daily       the sums per day x channel x intent x CRM that the API and dashboard read;
-                   a day is re-summed when one of its rows changed or it still had pending ones
+                   a day is re-summed when one of its rows changed or one of its inquiries
+                   settled since the last tick
 metric_state       the rollup's watermarks, the R it was computed with, and when
 metric_dedup_seen  the dedup links the rollup has counted (to notice new links and undos)
 """
@@ -82,6 +83,7 @@ metric_inquiries = Table(
     Column("contacts", Integer, nullable=False),
     Index("ix_metric_inquiries_day", "day"),
     Index("ix_metric_inquiries_pair", "customer_key", "family"),
+    Index("ix_metric_inquiries_settles", "settles_us", "day"),  # the days a tick's time settles
 )
 
 metric_offers = Table(

@@ -99,6 +99,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_metric_inquiries_day", "metric_inquiries", ["day"])
     op.create_index("ix_metric_inquiries_pair", "metric_inquiries", ["customer_key", "family"])
+    op.create_index("ix_metric_inquiries_settles", "metric_inquiries", ["settles_us", "day"])
     op.create_table(
         "metric_offers",
         sa.Column("decision_id", BIG_ID, autoincrement=False, nullable=False),
