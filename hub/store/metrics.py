@@ -142,9 +142,40 @@ def known_contacts(connection: Connection, ids: Collection[int]) -> set[int]:
     return set(connection.execute(select(c.inbox_id).where(c.inbox_id.in_(list(ids)))).scalars())
 
 
+CONTACT_COLUMNS = tuple(column.name for column in metric_contacts.columns)
+
+
+def _driver_value(value: Any, dialect: str) -> Any:
+    if isinstance(value, datetime):  # stored as naive UTC, as UTCDateTime does
+        naive = value.astimezone(UTC).replace(tzinfo=None)
+        return naive.strftime("%Y-%m-%d %H:%M:%S.%f") if dialect == "sqlite" else naive
+    return value
+
+
 def add_contacts(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        connection.execute(insert(metric_contacts), list(rows))
+    """Insert many contacts through the driver's executemany: a first build inserts every linked
+    event, and SQLAlchemy's per-row parameter processing was half of that phase's time. Values are
+    converted here exactly as the column types would (the text SQLite's DateTime stores)."""
+    if not rows:
+        return
+    dialect = connection.dialect.name
+    if dialect == "postgresql":  # COPY: the fastest way in, same transaction
+        cursor = connection.connection.cursor()
+        try:
+            command = f"COPY {metric_contacts.name} ({', '.join(CONTACT_COLUMNS)}) FROM STDIN"
+            with cursor.copy(command) as copy:  # type: ignore[attr-defined]  (psycopg 3)
+                for row in rows:
+                    copy.write_row(tuple(_driver_value(row[name], dialect) for name in CONTACT_COLUMNS))
+        finally:
+            cursor.close()
+        return
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    statement = (
+        f"INSERT INTO {metric_contacts.name} ({', '.join(CONTACT_COLUMNS)}) "  # noqa: S608 (our names)
+        f"VALUES ({', '.join(mark for _ in CONTACT_COLUMNS)})"
+    )
+    values = [tuple(_driver_value(row[name], dialect) for name in CONTACT_COLUMNS) for row in rows]
+    connection.exec_driver_sql(statement, values)
 
 
 def decisions_after(connection: Connection, after_id: int, limit: int) -> list[Row[Any]]:
