@@ -89,6 +89,61 @@ def _timed(get: Any, paths: list[str], headers: dict[str, str]) -> list[float]:
     return samples
 
 
+FILL = """
+from hub.services import telemetry
+from hub.services.telemetry import CRM_OPERATIONS
+i = telemetry.instruments()
+for result, reason in (("accepted", ""), ("duplicate", ""), ("rejected", "validation_failed")):
+    i.events.labels(result, reason).inc()
+for source in ("twilio-sms", "zendesk", "sunshine", "salesforce-outbound"):
+    for result in ("accepted", "signature_failed"):
+        i.webhooks.labels(source, result).inc()
+for system in ("zendesk", "salesforce"):
+    for operation in CRM_OPERATIONS:
+        for result in ("ok", "retry", "error"):
+            i.crm_requests.labels(system, operation, result).inc()
+        i.crm_seconds.labels(system, operation).observe(0.3)
+    i.quota_pauses.labels(system).inc()
+i.link_seconds.observe(0.2)
+for reason in ("record_rejected", "retries_exhausted"):
+    i.dead_letters.labels(reason).inc()
+"""
+SCRAPE = """
+import json, sys, time
+from datetime import UTC, datetime
+from hub.services.scrape import exposition
+from hub.store.db import make_engine
+engine = make_engine(sys.argv[1])
+now = lambda: datetime.now(UTC)
+for _ in range(3):
+    exposition(engine, now)
+samples = []
+for _ in range(int(sys.argv[2])):
+    started = time.perf_counter()
+    exposition(engine, now)
+    samples.append(time.perf_counter() - started)
+print(json.dumps(samples))
+"""
+
+
+def multiprocess_scrape(url: str, processes: int, scrapes: int) -> dict[str, float]:
+    """``exposition()`` in multiprocess mode, with ``processes`` processes' files in the directory
+    (each process having used every instrument and label a hub uses): what one gunicorn worker's
+    scrape costs on top of the database figures."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": folder}
+        for _ in range(processes):
+            subprocess.run([sys.executable, "-c", FILL], env=env, cwd=ROOT, check=True, timeout=300)
+        done = subprocess.run(
+            [sys.executable, "-c", SCRAPE, url, str(scrapes)],
+            env=env, cwd=ROOT, check=True, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+    return _percentiles(json.loads(done.stdout))
+
+
 def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
     from hub.bootstrap import build_hub
     from hub.services.clock import FixedClock
@@ -163,6 +218,10 @@ def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
     assert client.post("/bench/sign-in").status_code == 200
     dashboard = _timed(client.get, ["/dashboard"] * (args.pages + 2), {})[2:]
     say(f"{backend}: /dashboard {_percentiles(dashboard)}")
+    multiprocess = {}
+    for processes in args.multiprocess:
+        multiprocess[processes] = multiprocess_scrape(url, processes, args.scrapes)
+        say(f"{backend}: exposition() with {processes} processes' files {multiprocess[processes]}")
     loads.append(round(os.getloadavg()[0], 1))
     totals = client.get(
         f"/v1/metrics/deflection?from={end.date() - timedelta(days=29)}&to={end.date()}", headers=auth
@@ -185,6 +244,7 @@ def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
         "api_30_day_ms": _percentiles(api),
         "scrape_ms": _percentiles(scrape),
         "dashboard_ms": _percentiles(dashboard),
+        "multiprocess_exposition_ms": multiprocess,
         "targets_ms": TARGETS,
         "queries": args.queries,
         "scrapes": args.scrapes,
@@ -213,9 +273,17 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200, help="30-day API requests to time.")
     parser.add_argument("--scrapes", type=int, default=100, help="/metrics scrapes to time.")
     parser.add_argument("--pages", type=int, default=20, help="/dashboard pages to time.")
+    parser.add_argument(
+        "--multiprocess",
+        type=int,
+        action="append",
+        default=None,
+        help="Also time the scrape in multiprocess mode with this many processes' files (repeatable).",
+    )
     parser.add_argument("--sqlite-path", default="var/bench-metrics.db")
     parser.add_argument("--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
+    args.multiprocess = args.multiprocess or []
     logging.basicConfig(format="[%(asctime)s] %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
     logging.getLogger("hub.services.deflection_rollup").setLevel(logging.DEBUG)  # chunk progress
     for backend in args.backend or ["sqlite"]:
