@@ -1,7 +1,8 @@
 """metrics rollup recomputed in SQL: contacts with integer times and their kind, offer facts, the
 episode that took an offer; the rollup is rebuilt from scratch on the next tick
 
-Also indexes for the tick and the /metrics scrape on the SLA and recovery tables.
+(The indexes the tick and the /metrics scrape need on the SLA and recovery tables are in those
+areas' branches: 0010b and 0009b.)
 
 Revision ID: 0015b
 Revises: 0015
@@ -13,8 +14,8 @@ from alembic import op
 
 revision = "0015b"
 down_revision = "0015"
-depends_on = ("0003", "0009")  # sla_clocks, sla_actions; recovery_attempts as 0009 leaves it
 branch_labels = None
+depends_on = None
 
 BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
@@ -115,10 +116,6 @@ def upgrade() -> None:
     )
     op.create_index("ix_metric_offers_day", "metric_offers", ["day"])
     op.create_index("ix_metric_offers_pair", "metric_offers", ["customer_key", "family"])
-    # what the rollup's tick and the /metrics scrape read on other areas' tables
-    op.create_index("ix_sla_clocks_computed", "sla_clocks", ["computed_at"])
-    op.create_index("ix_sla_actions_kind", "sla_actions", ["kind"])
-    op.create_index("ix_recovery_attempts_status_reason", "recovery_attempts", ["status", "reason"])
 
 
 def downgrade() -> None:
