@@ -31,6 +31,7 @@ from hub.domain.outcome import parse_timestamp
 from hub.ports import Clock
 from hub.store import metrics as store
 from hub.store import metrics_recompute as recompute
+from hub.store import ops_counts
 
 log = logging.getLogger(__name__)
 VOICE = "voice"
@@ -115,6 +116,7 @@ class DeflectionRollup:
             before = store.epoch_us(state["as_of"]) if state["as_of"] else None
             days |= store.settling_days(connection, before, store.epoch_us(now))
             store.resum_days(connection, days, store.epoch_us(now))
+            ops_counts.save_snapshot(connection, ops_counts.slow_counts(connection), now)
             store.save_state(
                 connection,
                 linked_through=linked_through,

@@ -34,6 +34,7 @@ from hub.store.metrics_tables import (
     metric_inquiries,
     metric_offer_facts,
     metric_offers,
+    metric_ops_counts,
     metric_state,
 )
 from hub.store.sla_tables import sla_actions, sla_clocks
@@ -48,6 +49,7 @@ ROLLUP_TABLES = (
     metric_offers,
     metric_daily,
     metric_dedup_seen,
+    metric_ops_counts,
 )
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

@@ -12,6 +12,7 @@ metric_daily       the sums per day x channel x intent x CRM that the API and da
                    settled since the last tick
 metric_state       the rollup's watermarks, the R it was computed with, and when
 metric_dedup_seen  the dedup links the rollup has counted (to notice new links and undos)
+metric_ops_counts  the /metrics counters that grow with the rows stored, as of the last tick
 """
 
 from __future__ import annotations
@@ -145,6 +146,19 @@ metric_state = Table(
     Column("sla_through", UTCDateTime()),
     Column("sla_actions_through", BigId, nullable=False, server_default="0"),
     Column("as_of", UTCDateTime()),
+    Column("ops_counted_at", UTCDateTime()),  # when metric_ops_counts was last taken
+)
+
+# The /metrics counters that grow with what is stored (SLA actions by kind, recovery attempts by
+# status, blocks by reason), counted by the rollup's tick so that a scrape reads a few rows
+# (hub.store.ops_counts; a scrape counts live when the snapshot is older than a few minutes).
+metric_ops_counts = Table(
+    "metric_ops_counts",
+    metadata,
+    Column("family", String(40), nullable=False),
+    Column("label", String(100), nullable=False),
+    Column("value", BigInteger, nullable=False),
+    PrimaryKeyConstraint("family", "label"),
 )
 
 metric_dedup_seen = Table(

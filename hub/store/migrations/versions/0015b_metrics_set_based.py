@@ -1,5 +1,6 @@
 """metrics rollup recomputed in SQL: contacts with integer times and their kind, offer facts, the
-episode that took an offer; the rollup is rebuilt from scratch on the next tick
+episode that took an offer, the /metrics counters as of the last tick; the rollup is rebuilt from
+scratch on the next tick
 
 (The indexes the tick and the /metrics scrape need on the SLA and recovery tables are in those
 areas' branches: 0010b and 0009b.)
@@ -116,6 +117,15 @@ def upgrade() -> None:
     )
     op.create_index("ix_metric_offers_day", "metric_offers", ["day"])
     op.create_index("ix_metric_offers_pair", "metric_offers", ["customer_key", "family"])
+    op.create_table(
+        "metric_ops_counts",
+        sa.Column("family", sa.String(length=40), nullable=False),
+        sa.Column("label", sa.String(length=100), nullable=False),
+        sa.Column("value", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("family", "label", name=op.f("pk_metric_ops_counts")),
+    )
+    with op.batch_alter_table("metric_state") as batch:
+        batch.add_column(sa.Column("ops_counted_at", sa.DateTime(), nullable=True))
 
 
 def downgrade() -> None:
