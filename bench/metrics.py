@@ -110,11 +110,12 @@ for reason in ("record_rejected", "retries_exhausted"):
 """
 SCRAPE = """
 import json, sys, time
-from datetime import UTC, datetime
+from datetime import datetime
 from hub.services.scrape import exposition
 from hub.store.db import make_engine
 engine = make_engine(sys.argv[1])
-now = lambda: datetime.now(UTC)
+at = datetime.fromisoformat(sys.argv[3])  # the bench's clock: the rollup tick's snapshot is fresh
+now = lambda: at
 for _ in range(3):
     exposition(engine, now)
 samples = []
@@ -126,7 +127,7 @@ print(json.dumps(samples))
 """
 
 
-def multiprocess_scrape(url: str, processes: int, scrapes: int) -> dict[str, float]:
+def multiprocess_scrape(url: str, processes: int, scrapes: int, now: datetime) -> dict[str, float]:
     """``exposition()`` in multiprocess mode, with ``processes`` processes' files in the directory
     (each process having used every instrument and label a hub uses): what one gunicorn worker's
     scrape costs on top of the database figures."""
@@ -138,7 +139,7 @@ def multiprocess_scrape(url: str, processes: int, scrapes: int) -> dict[str, flo
         for _ in range(processes):
             subprocess.run([sys.executable, "-c", FILL], env=env, cwd=ROOT, check=True, timeout=300)
         done = subprocess.run(
-            [sys.executable, "-c", SCRAPE, url, str(scrapes)],
+            [sys.executable, "-c", SCRAPE, url, str(scrapes), now.isoformat()],
             env=env, cwd=ROOT, check=True, capture_output=True, text=True, timeout=600,
         )  # fmt: skip
     return _percentiles(json.loads(done.stdout))
@@ -220,7 +221,7 @@ def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
     say(f"{backend}: /dashboard {_percentiles(dashboard)}")
     multiprocess = {}
     for processes in args.multiprocess:
-        multiprocess[processes] = multiprocess_scrape(url, processes, args.scrapes)
+        multiprocess[processes] = multiprocess_scrape(url, processes, args.scrapes, clock.now())
         say(f"{backend}: exposition() with {processes} processes' files {multiprocess[processes]}")
     loads.append(round(os.getloadavg()[0], 1))
     totals = client.get(
