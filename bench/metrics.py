@@ -2,353 +2,66 @@
 
     .venv/bin/python bench/metrics.py --events 1000000 --backend sqlite --backend postgresql
 
-For each backend it (1) bulk-inserts a realistic history (customers, episodes, linked inbox rows with
-their payloads, cases, deflection offers, SLA breaches, dedup links, recovery plans and attempts),
-(2) builds the metrics rollup from scratch (what the first scheduler tick does), (3) times a
-second, incremental tick with nothing new, (4) measures ``GET /v1/metrics/deflection`` for 30-day
+For each backend it (1) bulk-inserts a realistic history (``bench/metrics_history.py``: customers,
+episodes, linked inbox rows with their payloads, cases, deflection offers, SLA breaches, dedup
+links, recovery plans and attempts), (2) builds the metrics rollup from scratch (what the first
+scheduler tick does), (3) times an idle tick (nothing new) and an incremental tick after
+``--new-events`` more events were linked, (4) measures ``GET /v1/metrics/deflection`` for 30-day
 ranges (p50/p95/p99 over ``--queries`` requests through the Flask app: routing, auth, JSON
-included) and (5) the ``GET /metrics`` scrape. Prints one JSON line per backend.
+included), (5) the ``GET /metrics`` scrape and (6) the ``/dashboard`` page (30 days, every chart).
+Progress and each phase's time go to stderr as they happen; one JSON line per backend to stdout.
+The generation's time grows linearly with N (the first progress lines give its rate).
 
-``seed_history`` is also what the dashboard's browser test and screenshot use (with small N).
+``seed_history`` (re-exported here) is also what the dashboard's browser test and screenshot use.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import random
 import statistics
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, insert, text
+from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
-from hub.store.dedup_tables import dedup_links  # noqa: E402
-from hub.store.deflection_tables import deflection_decisions  # noqa: E402
-from hub.store.recovery_tables import recovery_attempts, recovery_plans  # noqa: E402
-from hub.store.sla_tables import sla_actions  # noqa: E402
-from hub.store.tables import customers, episode_cases, episodes, inbox  # noqa: E402
+from bench.metrics_history import seed_history  # noqa: E402
 
-INTENTS = {
-    "billing": "billing",
-    "password_reset": "account_access",
-    "account_update": "account_access",
-    "order_status": "orders",
-    "delivery_update": "orders",
-    "technical_support": "technical_support",
-    "plan_change": "plan_change",
-    "cancellation": "cancellation",
-}
-WINDOW = timedelta(hours=72)
-BATCH = 5000
+__all__ = ["seed_history"]
+TARGETS = {"api_p95_ms": 300, "scrape_ms": 100}  # issue 12
 
 
-@dataclass
-class Buffers:
-    engine: Engine
-    rows: dict[str, list[dict[str, Any]]]
-
-    def add(self, table: str, row: dict[str, Any]) -> None:
-        self.rows.setdefault(table, []).append(row)
-        if len(self.rows[table]) >= BATCH:
-            self.flush()  # every table, parents first (foreign keys)
-
-    def flush(self, table: str | None = None) -> None:
-        tables = {
-            t.name: t
-            for t in (
-                customers,
-                episodes,
-                inbox,
-                episode_cases,
-                deflection_decisions,
-                sla_actions,
-                dedup_links,
-                recovery_plans,
-                recovery_attempts,
-            )
-        }
-        order = [
-            "customers",
-            "episodes",
-            "inbox",
-            "episode_cases",
-            "deflection_decisions",
-            "sla_actions",
-            "dedup_links",
-            "recovery_plans",
-            "recovery_attempts",
-        ]
-        for name in [table] if table else order:
-            batch = self.rows.get(name) or []
-            if batch:
-                with self.engine.begin() as connection:
-                    connection.execute(insert(tables[name]), batch)
-                self.rows[name] = []
+def say(message: str) -> None:
+    load = os.getloadavg()[0]
+    print(f"[{time.strftime('%H:%M:%S')} load {load:4.1f}] {message}", file=sys.stderr, flush=True)
 
 
-def _problems(rng: random.Random, end: datetime, days: int) -> Iterator[tuple[str, str, datetime]]:
-    """(customer, intent, first contact) for each new problem, busier on weekdays and by day."""
-    customers_pool = 0
-    while True:
-        offset = rng.random() * days
-        at = end - timedelta(days=offset)
-        if at.weekday() >= 5 and rng.random() < 0.4:
-            continue
-        at = at.replace(
-            hour=rng.choice([8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]), minute=rng.randrange(60)
-        )
-        if rng.random() < 0.7 or customers_pool == 0:
-            customers_pool += 1
-            customer = f"cus_{customers_pool:09d}"
-        else:
-            customer = f"cus_{rng.randrange(1, customers_pool + 1):09d}"
-        yield customer, rng.choice(list(INTENTS)), at
+class Progress:
+    """``progress(done, total)`` that prints at most every ``every`` seconds, with rate and ETA."""
 
+    def __init__(self, what: str, every: float = 10.0) -> None:
+        self.what, self.every = what, every
+        self.started = self.last = time.perf_counter()
 
-def _contacts(rng: random.Random, first_at: datetime) -> list[dict[str, Any]]:
-    """One problem's contacts: a first try and what followed (recontacts, escalations)."""
-    channel = rng.choices(["self_service", "chat", "voice", "sms", "messaging"], [45, 25, 15, 10, 5])[0]
-    found: list[dict[str, Any]] = []
-    if channel == "self_service":
-        outcome = rng.choices(["resolved", "abandoned", "failed", "escalated"], [60, 20, 15, 5])[0]
-        found.append({"channel": channel, "outcome": outcome, "at": first_at})
-        if outcome == "resolved" and rng.random() < 0.25:  # came back
-            later = first_at + timedelta(hours=rng.choice([1, 3, 20, 50, 90]))
-            found.append({"channel": rng.choice(["chat", "voice"]), "outcome": "resolved", "at": later})
-        elif outcome != "resolved" and rng.random() < 0.5:
-            found.append({"channel": "voice", "outcome": "resolved", "at": first_at + timedelta(minutes=30)})
-    elif channel == "chat" and rng.random() < 0.5:  # a bot first
-        outcome = rng.choices(["resolved", "escalated", "abandoned"], [50, 35, 15])[0]
-        found.append({"channel": "chat", "outcome": outcome, "at": first_at, "handled_by": "bot"})
-        if outcome == "escalated":
-            found.append(
-                {
-                    "channel": "chat",
-                    "outcome": "resolved",
-                    "at": first_at + timedelta(minutes=8),
-                    "handled_by": "agent",
-                }
-            )
-    else:
-        outcome = rng.choices(["resolved", "failed", "no_response", "in_progress"], [70, 10, 10, 10])[0]
-        found.append({"channel": channel, "outcome": outcome, "at": first_at})
-    return found
-
-
-def seed_history(
-    engine: Engine, *, events: int, days: int = 90, end: datetime | None = None, seed: int = 7
-) -> int:
-    """Bulk-insert at least ``events`` linked events over ``days`` days ending at ``end``."""
-    rng = random.Random(seed)
-    end = end or datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    buffers = Buffers(engine, {})
-    seen_customers: set[str] = set()
-    open_episode: dict[tuple[str, str], tuple[str, datetime]] = {}
-    written = 0
-    ids = iter(range(1, 10**12))
-    for customer, intent, first_at in _problems(rng, end, days):
-        if written >= events:
-            break
-        family = INTENTS[intent]
-        if customer not in seen_customers:
-            seen_customers.add(customer)
-            buffers.add("customers", {"key": customer, "created_at": first_at})
-        offer = None
-        if rng.random() < 0.08:  # a voice caller offered chat or SMS first
-            offer = {"jti": uuid.uuid4().hex, "decided_at": first_at - timedelta(minutes=2)}
-        for contact in _contacts(rng, first_at):
-            at = contact["at"]
-            if offer is not None and contact is not None and rng.random() < 0.6:
-                contact = {**contact, "channel": rng.choice(["chat", "sms"])}
-                offer["taken"] = True
-            key = (customer, family)
-            episode_id, closes = open_episode.get(key, (None, None))
-            if episode_id is None or closes is None or at > closes:
-                episode_id = f"ep_{next(ids):012x}"
-                buffers.add(
-                    "episodes",
-                    {
-                        "id": episode_id,
-                        "customer_key": customer,
-                        "intent_family": family,
-                        "intent": intent,
-                        "status": "closed",
-                        "opened_at": at,
-                        "last_event_at": at,
-                        "closes_at": at + WINDOW,
-                    },
-                )
-                buffers.add(
-                    "episode_cases",
-                    {
-                        "episode_id": episode_id,
-                        "crm": "zendesk",
-                        "object": "ticket",
-                        "case_id": f"t{episode_id[3:]}",
-                        "created_by_hub": True,
-                        "linked_at": at,
-                    },
-                )
-                if rng.random() < 0.06:
-                    buffers.add(
-                        "sla_actions",
-                        {
-                            "episode_id": episode_id,
-                            "metric": "first_reply_time",
-                            "instance": 1,
-                            "kind": "breach",
-                            "key": f"sla_{episode_id}",
-                            "created_at": at + timedelta(hours=2),
-                        },
-                    )
-                if rng.random() < 0.01:
-                    buffers.add(
-                        "dedup_links",
-                        {
-                            "crm": "zendesk",
-                            "duplicate_id": f"dup{episode_id[3:]}",
-                            "master_id": f"t{episode_id[3:]}",
-                            "plan_id": "bench",
-                            "linked_at": at + timedelta(days=1),
-                        },
-                    )
-                if contact["outcome"] in ("failed", "abandoned", "no_response") and rng.random() < 0.5:
-                    _recovery(buffers, rng, next(ids), episode_id, customer, contact, at)
-            open_episode[key] = (episode_id, at + WINDOW)
-            inbox_id = next(ids)
-            payload = {
-                "event_id": f"e{inbox_id}",
-                "source": "bench",
-                "occurred_at": at.isoformat(),
-                "channel": contact["channel"],
-                "customer": {"phone": "+14155550100"},
-                "intent": intent,
-                "outcome": contact["outcome"],
-            }
-            if contact.get("handled_by"):
-                payload["handled_by"] = contact["handled_by"]
-            if offer is not None and offer.get("taken") and "episode" not in offer:
-                offer["episode"] = episode_id
-                payload["metadata"] = {"deflection_id": offer["jti"]}
-            linked = at + timedelta(seconds=rng.randrange(1, 30))
-            buffers.add(
-                "inbox",
-                {
-                    "id": inbox_id,
-                    "source": "bench",
-                    "event_id": f"e{inbox_id}",
-                    "received_at": at,
-                    "payload": json.dumps(payload),
-                    "status": "linked",
-                    "attempts": 1,
-                    "next_attempt_at": at,
-                    "customer_key": customer,
-                    "episode_id": episode_id,
-                    "disposition": "BENCH",
-                    "linked_at": linked,
-                },
-            )
-            written += 1
-        if offer is not None:
-            offers = {
-                "offers": [
-                    {"rank": 1, "channel": "chat"},
-                    {"rank": 2, "channel": "sms"},
-                    {"rank": 3, "channel": "voice"},
-                ]
-            }
-            buffers.add(
-                "deflection_decisions",
-                {
-                    "jti": offer["jti"],
-                    "decided_at": offer["decided_at"],
-                    "intent": intent,
-                    "customer_key": customer,
-                    "episode_id": None,
-                    "mode": "deflect",
-                    "inputs": "{}",
-                    "offers": json.dumps(offers),
-                    "token_expires_at": offer["decided_at"] + timedelta(minutes=15),
-                },
-            )
-    buffers.flush()
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as connection:
-            for table in (
-                "inbox",
-                "deflection_decisions",
-                "recovery_plans",
-                "recovery_attempts",
-                "sla_actions",
-            ):
-                sequence = f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                connection.execute(text(sequence + f"(SELECT max(id) FROM {table}))"))  # noqa: S608
-            connection.execute(text("ANALYZE"))
-    return written
-
-
-def _recovery(
-    buffers: Buffers,
-    rng: random.Random,
-    plan_id: int,
-    episode_id: str,
-    customer: str,
-    contact: dict[str, Any],
-    at: datetime,
-) -> None:
-    recovered = rng.random() < 0.35
-    buffers.add(
-        "recovery_plans",
-        {
-            "id": plan_id,
-            "trigger_key": f"rt_{plan_id:032d}",
-            "episode_id": episode_id,
-            "customer_key": customer,
-            "source": "bench",
-            "event_id": f"p{plan_id}",
-            "channel": contact["channel"],
-            "intent": "billing",
-            "outcome": contact["outcome"],
-            "occurred_at": at,
-            "status": "done",
-            "recorded_at": at,
-            "closed_at": at + timedelta(hours=3),
-            "close_reason": "customer_came_back" if recovered else "exhausted",
-        },
-    )
-    status = rng.choices(["sent", "blocked", "cancelled", "failed"], [70, 15, 10, 5])[0]
-    buffers.add(
-        "recovery_attempts",
-        {
-            "id": plan_id,
-            "key": f"rc_{plan_id:032d}",
-            "plan_id": plan_id,
-            "episode_id": episode_id,
-            "customer_key": customer,
-            "step": 0,
-            "action": "sms",
-            "channel": "sms",
-            "address": "+14155550100",
-            "planned_for": at + timedelta(hours=1),
-            "due_at": at + timedelta(hours=1),
-            "status": status,
-            "reason": rng.choice(["quiet_hours", "no_consent", "customer_came_back"])
-            if status in ("blocked", "cancelled")
-            else None,
-            "touched_at": at + timedelta(hours=1) if status in ("sent", "failed") else None,
-            "created_at": at,
-        },
-    )
+    def __call__(self, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if now - self.last < self.every and done < total:
+            return
+        self.last = now
+        rate = done / max(now - self.started, 1e-9)
+        left = (total - done) / rate if rate else 0.0
+        say(f"{self.what}: {done:,}/{total:,} ({rate:,.0f}/s, about {left:,.0f} s left)")
 
 
 def _percentiles(samples: list[float]) -> dict[str, float]:
@@ -366,49 +79,151 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
     }
 
 
-def run(url: str, events: int, queries: int, scrapes: int) -> dict[str, Any]:
+def _timed(get: Any, paths: list[str], headers: dict[str, str]) -> list[float]:
+    samples = []
+    for path in paths:
+        started = time.perf_counter()
+        answer = get(path, headers=headers)
+        samples.append(time.perf_counter() - started)
+        assert answer.status_code == 200, answer.get_data(as_text=True)[:500]
+    return samples
+
+
+FILL = """
+from hub.services import telemetry
+from hub.services.telemetry import CRM_OPERATIONS
+i = telemetry.instruments()
+for result, reason in (("accepted", ""), ("duplicate", ""), ("rejected", "validation_failed")):
+    i.events.labels(result, reason).inc()
+for source in ("twilio-sms", "zendesk", "sunshine", "salesforce-outbound"):
+    for result in ("accepted", "signature_failed"):
+        i.webhooks.labels(source, result).inc()
+for system in ("zendesk", "salesforce"):
+    for operation in CRM_OPERATIONS:
+        for result in ("ok", "retry", "error"):
+            i.crm_requests.labels(system, operation, result).inc()
+        i.crm_seconds.labels(system, operation).observe(0.3)
+    i.quota_pauses.labels(system).inc()
+i.link_seconds.observe(0.2)
+for reason in ("record_rejected", "retries_exhausted"):
+    i.dead_letters.labels(reason).inc()
+"""
+SCRAPE = """
+import json, sys, time
+from datetime import datetime
+from hub.services.scrape import exposition
+from hub.store.db import make_engine
+engine = make_engine(sys.argv[1])
+at = datetime.fromisoformat(sys.argv[3])  # the bench's clock: the rollup tick's snapshot is fresh
+now = lambda: at
+for _ in range(3):
+    exposition(engine, now)
+samples = []
+for _ in range(int(sys.argv[2])):
+    started = time.perf_counter()
+    exposition(engine, now)
+    samples.append(time.perf_counter() - started)
+print(json.dumps(samples))
+"""
+
+
+def multiprocess_scrape(url: str, processes: int, scrapes: int, now: datetime) -> dict[str, float]:
+    """``exposition()`` in multiprocess mode, with ``processes`` processes' files in the directory
+    (each process having used every instrument and label a hub uses): what one gunicorn worker's
+    scrape costs on top of the database figures."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": folder}
+        for _ in range(processes):
+            subprocess.run([sys.executable, "-c", FILL], env=env, cwd=ROOT, check=True, timeout=300)
+        done = subprocess.run(
+            [sys.executable, "-c", SCRAPE, url, str(scrapes), now.isoformat()],
+            env=env, cwd=ROOT, check=True, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+    return _percentiles(json.loads(done.stdout))
+
+
+def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
     from hub.bootstrap import build_hub
     from hub.services.clock import FixedClock
     from hub.settings import Settings
     from hub.store import migrate
     from hub.store.db import make_engine
     from hub.web import create_app
+    from hub.web.session import Principal, sign_in
     from tests.fakes import FakeCRM
 
     engine = make_engine(url)
     migrate.upgrade(engine)
+    backend = engine.dialect.name
+    loads = [round(os.getloadavg()[0], 1)]
     end = datetime(2026, 12, 6, tzinfo=UTC)
+    say(f"{backend}: generating {args.events:,} events over 90 days")
     started = time.perf_counter()
-    written = seed_history(engine, events=events, end=end)
+    written = seed_history(engine, events=args.events, end=end, progress=Progress(f"{backend} generate"))
     seeded = time.perf_counter() - started
+    say(f"{backend}: generated {written:,} events in {seeded:,.1f} s")
     clock = FixedClock(end + timedelta(hours=1))
-    secrets = {"webhook_secret": "s", "api_token": "bench-token", "metrics_token": "scrape"}  # throwaway
+    secrets = {  # throwaway
+        "webhook_secret": "s",
+        "api_token": "bench-token",
+        "metrics_token": "scrape",
+        "session_secret": "bench-session-secret-0123456789abcdef",
+    }
     settings = Settings(database_url=url, mappings_dir=ROOT / "mappings", **secrets)
     hub = build_hub(settings, clock=clock, crm=FakeCRM(), engine=engine)
     started = time.perf_counter()
-    first = hub.deflection_rollup().tick()
+    first = hub.deflection_rollup().tick(progress=Progress(f"{backend} rollup build"))
     rollup_seconds = time.perf_counter() - started
+    say(f"{backend}: rollup built from scratch in {rollup_seconds:,.1f} s ({first.pairs:,} customers' pairs)")
+    loads.append(round(os.getloadavg()[0], 1))
     clock.advance(minutes=1)
     started = time.perf_counter()
     hub.deflection_rollup().tick()
     idle_tick = time.perf_counter() - started
-    client = create_app(hub=hub).test_client()
+    say(f"{backend}: idle tick {idle_tick * 1000:,.0f} ms")
+    clock.advance(minutes=1)  # new events, linked now (after the watermark), about the last day
+    seed_history(engine, events=args.new_events, days=1, end=clock.now() - timedelta(minutes=30), seed=11,
+                 first_id=10**11, customer_prefix="new", linked_at=clock.now())  # fmt: skip
+    started = time.perf_counter()
+    tick = hub.deflection_rollup().tick()
+    incremental = time.perf_counter() - started
+    say(
+        f"{backend}: tick after {args.new_events:,} new events {incremental * 1000:,.0f} ms "
+        f"({tick.pairs:,} pairs)"
+    )
+    app = create_app(hub=hub)
+
+    @app.post("/bench/sign-in")
+    def _sign_in() -> str:  # bench-only door, as the tests have: the dashboard needs a session
+        sign_in(Principal(subject="bench:ops", name="Bench", crm="zendesk", roles=frozenset({"operations"})))
+        return "ok"
+
+    client = app.test_client()
     rng = random.Random(3)
-    api, scrape = [], []
     auth = {"Authorization": "Bearer bench-token"}
-    for n in range(queries):
+    paths = []
+    for n in range(args.queries):
         last = end.date() - timedelta(days=rng.randrange(0, 60))
-        first_day = last - timedelta(days=29)
         group = ["", "&group_by=day", "&group_by=channel", "&group_by=intent"][n % 4]
-        started = time.perf_counter()
-        answer = client.get(f"/v1/metrics/deflection?from={first_day}&to={last}{group}", headers=auth)
-        api.append(time.perf_counter() - started)
-        assert answer.status_code == 200, answer.get_data(as_text=True)
-    for _ in range(scrapes):
-        started = time.perf_counter()
-        answer = client.get("/metrics", headers={"Authorization": "Bearer scrape"})
-        scrape.append(time.perf_counter() - started)
-        assert answer.status_code == 200
+        paths.append(f"/v1/metrics/deflection?from={last - timedelta(days=29)}&to={last}{group}")
+    _timed(client.get, paths[:10], auth)  # warm-up: connections, statement caches
+    api = _timed(client.get, paths, auth)
+    say(f"{backend}: API 30 days {_percentiles(api)}")
+    scrape_auth = {"Authorization": "Bearer scrape"}
+    _timed(client.get, ["/metrics"] * 5, scrape_auth)
+    scrape = _timed(client.get, ["/metrics"] * args.scrapes, scrape_auth)
+    say(f"{backend}: /metrics {_percentiles(scrape)}")
+    assert client.post("/bench/sign-in").status_code == 200
+    dashboard = _timed(client.get, ["/dashboard"] * (args.pages + 2), {})[2:]
+    say(f"{backend}: /dashboard {_percentiles(dashboard)}")
+    multiprocess = {}
+    for processes in args.multiprocess:
+        multiprocess[processes] = multiprocess_scrape(url, processes, args.scrapes, clock.now())
+        say(f"{backend}: exposition() with {processes} processes' files {multiprocess[processes]}")
+    loads.append(round(os.getloadavg()[0], 1))
     totals = client.get(
         f"/v1/metrics/deflection?from={end.date() - timedelta(days=29)}&to={end.date()}", headers=auth
     ).json["totals"]
@@ -417,7 +232,7 @@ def run(url: str, events: int, queries: int, scrapes: int) -> dict[str, Any]:
         daily = connection.execute(text("SELECT count(*) FROM metric_daily")).scalar()
     engine.dispose()
     return {
-        "backend": engine.dialect.name,
+        "backend": backend,
         "events": written,
         "inquiries": inquiries,
         "daily_rows": daily,
@@ -425,10 +240,16 @@ def run(url: str, events: int, queries: int, scrapes: int) -> dict[str, Any]:
         "rollup_build_seconds": round(rollup_seconds, 1),
         "rollup_contacts_read": first.contacts,
         "idle_tick_ms": round(idle_tick * 1000, 1),
+        "new_events": args.new_events,
+        "incremental_tick_ms": round(incremental * 1000, 1),
         "api_30_day_ms": _percentiles(api),
         "scrape_ms": _percentiles(scrape),
-        "queries": queries,
-        "scrapes": scrapes,
+        "dashboard_ms": _percentiles(dashboard),
+        "multiprocess_exposition_ms": multiprocess,
+        "targets_ms": TARGETS,
+        "queries": args.queries,
+        "scrapes": args.scrapes,
+        "load_average": loads,  # before, after the build, at the end (2 shared cores here)
         "last_30_days": {
             k: totals[k]
             for k in (
@@ -449,11 +270,23 @@ def main() -> None:
         "--events", type=int, default=1_000_000, help="How many events to store (default 1,000,000)."
     )
     parser.add_argument("--backend", action="append", choices=["sqlite", "postgresql"], help="Repeatable.")
+    parser.add_argument("--new-events", type=int, default=1000, help="Events linked before the timed tick.")
     parser.add_argument("--queries", type=int, default=200, help="30-day API requests to time.")
     parser.add_argument("--scrapes", type=int, default=100, help="/metrics scrapes to time.")
+    parser.add_argument("--pages", type=int, default=20, help="/dashboard pages to time.")
+    parser.add_argument(
+        "--multiprocess",
+        type=int,
+        action="append",
+        default=None,
+        help="Also time the scrape in multiprocess mode with this many processes' files (repeatable).",
+    )
     parser.add_argument("--sqlite-path", default="var/bench-metrics.db")
     parser.add_argument("--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
+    args.multiprocess = args.multiprocess or []
+    logging.basicConfig(format="[%(asctime)s] %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
+    logging.getLogger("hub.services.deflection_rollup").setLevel(logging.DEBUG)  # chunk progress
     for backend in args.backend or ["sqlite"]:
         if backend == "sqlite":
             path = Path(args.sqlite_path)
@@ -468,7 +301,7 @@ def main() -> None:
                 connection.execute(text(f'CREATE DATABASE "{name}"'))
             url = args.postgres_url.rsplit("/", 1)[0] + f"/{name}"
         try:
-            print(json.dumps(run(url, args.events, args.queries, args.scrapes)), flush=True)
+            print(json.dumps(run(url, args)), flush=True)
         finally:
             if backend == "postgresql":
                 with admin.connect() as connection:

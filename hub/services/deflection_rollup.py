@@ -17,25 +17,21 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
 from hub.domain.catalog import Catalog
-from hub.domain.deflection_metrics import (
-    Contact,
-    OfferFact,
-    OfferOutcome,
-    PairFacts,
-    inquiries,
-    offer_outcomes,
-)
+from hub.domain.deflection_metrics import Contact, is_agent, is_automated, is_automated_resolution
 from hub.domain.outcome import parse_timestamp
 from hub.ports import Clock
 from hub.store import metrics as store
+from hub.store import metrics_recompute as recompute
+from hub.store import ops_counts
 
 log = logging.getLogger(__name__)
 VOICE = "voice"
@@ -61,6 +57,8 @@ class DeflectionRollup:
     clock: Clock
     window_hours: float = 72.0
     page: int = 5000
+    rebuild_chunk: int = 5000  # customers per transaction when rebuilding from scratch
+    analyze_from: int = 50_000  # new facts after which the rollup's tables are analyzed (PostgreSQL)
     overlap: timedelta = timedelta(minutes=15)
 
     @property
@@ -110,10 +108,15 @@ class DeflectionRollup:
             episodes = store.breached_since(connection, sla_since, state["sla_actions_through"])
             pairs |= store.pairs_of_episodes(connection, episodes)
             pairs |= self._dedup_changes(connection)
-        days = self._recompute(pairs, loose)
+        if result.contacts + result.decisions >= self.analyze_from:
+            with self.engine.begin() as connection:  # fresh statistics for the recomputation's plans
+                store.analyze(connection)
+        days = self._recompute(pairs, loose, result.rebuilt)
         with self.engine.begin() as connection:
-            days |= store.pending_days(connection)
-            store.resum_days(connection, days, now)
+            before = store.epoch_us(state["as_of"]) if state["as_of"] else None
+            days |= store.settling_days(connection, before, store.epoch_us(now))
+            store.resum_days(connection, days, store.epoch_us(now))
+            ops_counts.save_snapshot(connection, ops_counts.slow_counts(connection), now)
             store.save_state(
                 connection,
                 linked_through=linked_through,
@@ -174,6 +177,7 @@ class DeflectionRollup:
                 rows = store.decisions_after(connection, through, self.page)
                 if not rows:
                     return through
+                store.add_offer_facts(connection, self._offer_facts(rows))
                 citing = store.contacts_citing(connection, [row.jti for row in rows])
             pairs.update((row.customer_key, self.family_of(row.intent)) for row in rows if row.customer_key)
             loose.update(row.id for row in rows if not row.customer_key)
@@ -186,158 +190,99 @@ class DeflectionRollup:
         changed = now_links ^ seen
         if not changed:
             return set()
-        episodes: set[str] = set()
+        cases: dict[str, set[str]] = {}
         for crm, duplicate, master in changed:
-            episodes |= store.episodes_of_cases(connection, crm, (duplicate, master))
+            cases.setdefault(crm, set()).update((duplicate, master))
+        episodes: set[str] = set()
+        for crm, ids in cases.items():
+            episodes |= store.episodes_of_cases(connection, crm, sorted(ids))
         store.replace_dedup_seen(connection, now_links)
         return store.pairs_of_episodes(connection, episodes)
 
     # -- recomputation ----------------------------------------------------------------------------
 
-    def _recompute(self, pairs: Iterable[Pair], loose: set[int]) -> set[str]:
+    def _recompute(self, pairs: Iterable[Pair], loose: set[int], rebuilt: bool) -> set[str]:
+        """Recompute the customers of these pairs (all their families) and these loose offers, in
+        SQL, one chunk of customers per transaction. A rebuild takes the customers in key ranges
+        of ``rebuild_chunk`` (index range scans, no key lists)."""
+        window_us = round(self.window_hours * 3_600_000_000)
+        started, days = time.perf_counter(), set()
         customers = sorted({customer for customer, _ in pairs if customer})
-        days: set[str] = set()
-        for batch in store.chunks(customers):
+        if rebuilt:
+            picks = [
+                recompute.customers_between(batch[0], batch[-1])
+                for batch in store.chunks(customers, self.rebuild_chunk)
+            ]
+        else:
+            picks = [recompute.customers_in(batch) for batch in store.chunks(customers)]
+        for done, pick in enumerate(picks, 1):
             with self.engine.begin() as connection:
-                days |= self._recompute_customers(connection, batch)
+                days |= recompute.recompute_customers(connection, pick, window_us)
+            if done % 20 == 0 or done == len(picks):
+                log.debug("metrics rollup: recomputed %d of %d customer chunks in %.1f s",
+                         done, len(picks), time.perf_counter() - started)  # fmt: skip
         for ids in store.chunks(sorted(loose)):
             with self.engine.begin() as connection:
-                days |= self._recompute_loose(connection, ids)
+                days |= recompute.recompute_loose(connection, ids, window_us)
         return days
 
-    def _recompute_loose(self, connection: Connection, ids: list[int]) -> set[str]:
-        """Offers to callers the hub did not know: taken only by a contact citing them."""
-        decisions = store.decisions_by_id(connection, ids)
-        citing: dict[str, list[Contact]] = {}
-        for row in store.contacts_citing(connection, [row.jti for row in decisions]):
-            citing.setdefault(row.deflection_id, []).append(_contact(row))
-        values = []
-        for row in decisions:
-            offer = _offer(row)
-            (outcome,) = offer_outcomes([offer], citing.get(row.jti, []), self.window)
-            values.append(_offer_values(outcome, "", self.family_of(row.intent)))
-        return store.replace_pairs(connection, [], [], values, ids)
+    # -- facts ------------------------------------------------------------------------------------
 
-    def _recompute_customers(self, connection: Connection, keys: list[str]) -> set[str]:
-        """Recompute every pair of these customers (all their families: replaced by customer)."""
-        facts: dict[Pair, PairFacts] = {}
-        cited: dict[str, Pair] = {}
-        for row in store.contacts_of(connection, keys):
-            pair = (row.customer_key, row.family)
-            facts.setdefault(pair, PairFacts()).contacts.append(_contact(row))
-            if row.deflection_id:
-                cited[row.deflection_id] = pair
-        decisions = store.decisions_of(connection, keys)
-        offer_rows = []
-        for row in decisions:
-            offer = _offer(row)
-            facts.setdefault((row.customer_key, self.family_of(row.intent)), PairFacts()).offers.append(offer)
-            offer_rows.append(row)
-        cited_ids = store.decision_ids_by_jti(connection, list(cited)) if cited else {}
-        episode_ids = [c.episode_id for pair in facts.values() for c in pair.contacts]
-        breached = store.breached(connection, episode_ids) if episode_ids else set()
-        cases = {}
-        for row in store.cases_of(connection, episode_ids) if episode_ids else []:
-            cases.setdefault(row.episode_id, row)
-        duplicates = store.duplicates_of(connection, {(row.crm, row.case_id) for row in cases.values()})
-
-        inquiry_rows: list[dict[str, Any]] = []
-        offer_values: list[dict[str, Any]] = []
-        for (customer, family), pair in facts.items():
-            found, outcomes = inquiries(pair, self.window)
-            citing_episodes = {
-                c.episode_id for c in pair.contacts if c.deflection_id and c.deflection_id in cited_ids
-            }
-            counted_cases: set[tuple[str, str]] = set()
-            for inquiry in sorted(found, key=lambda i: (i.first_at, i.episode_id)):
-                case_row = cases.get(inquiry.episode_id)
-                case_key = (case_row.crm, case_row.case_id) if case_row else None
-                dupes = duplicates.get(case_key, 0) if case_key and case_key not in counted_cases else 0
-                if case_key:
-                    counted_cases.add(case_key)
-                inquiry_rows.append(
-                    {
-                        "episode_id": inquiry.episode_id,
-                        "customer_key": customer,
-                        "family": family,
-                        "day": inquiry.day,
-                        "channel": inquiry.channel,
-                        "intent": inquiry.intent,
-                        "crm": case_row.crm if case_row else "",
-                        "first_at": inquiry.first_at,
-                        "automated": inquiry.automated,
-                        "agent": inquiry.agent,
-                        "resolved": inquiry.resolved_at is not None,
-                        "recontacted": inquiry.recontact_at is not None,
-                        "settles_at": inquiry.settles_at,
-                        "offer_taken": inquiry.offer_taken or inquiry.episode_id in citing_episodes,
-                        "sla_breached": inquiry.episode_id in breached,
-                        "case_created": bool(case_row and case_row.created_by_hub),
-                        "duplicates": dupes,
-                        "contacts": inquiry.contacts,
-                    }
-                )
-            offer_values += [_offer_values(outcome, customer, family) for outcome in outcomes]
-        return store.replace_pairs(
-            connection, keys, inquiry_rows, offer_values, [row.id for row in offer_rows]
-        )
-
-
-def _offer_values(outcome: OfferOutcome, customer: str, family: str) -> dict[str, Any]:
-    return {
-        "decision_id": outcome.decision_id,
-        "customer_key": customer,
-        "family": family,
-        "day": outcome.day,
-        "channel": outcome.channel,
-        "intent": outcome.intent,
-        "taken": outcome.taken_at is not None,
-        "failed": outcome.failed,
-    }
+    def _offer_facts(self, rows: Iterable[Any]) -> list[dict[str, Any]]:
+        facts = []
+        for row in rows:
+            offered = json.loads(row.offers).get("offers", [])
+            channels = [item["channel"] for item in offered if item.get("channel") not in (None, VOICE)]
+            facts.append(
+                {
+                    "decision_id": row.id,
+                    "jti": row.jti,
+                    "customer_key": row.customer_key or "",
+                    "family": self.family_of(row.intent),
+                    "episode_id": row.episode_id,
+                    "decided_us": store.epoch_us(row.decided_at),
+                    "day": row.decided_at.date().isoformat(),
+                    "intent": row.intent,
+                    "channel": channels[0] if channels else VOICE,
+                    "channels": "," + ",".join(channels) + "," if channels else "",
+                }
+            )
+        return facts
 
 
 def _contact_row(row: Any) -> dict[str, Any]:
-    """The facts of one linked inbox row, from its stored (already validated) payload."""
+    """The facts of one linked inbox row, from its stored (already validated) payload; what kind
+    of contact it is is decided here, once, by the definitions' own functions."""
     payload = json.loads(row.payload)
     metadata = payload.get("metadata") or {}
     deflection_id = metadata.get("deflection_id")
+    occurred_at = parse_timestamp(payload["occurred_at"])
+    contact = Contact(
+        inbox_id=row.id,
+        episode_id=row.episode_id,
+        occurred_at=occurred_at,
+        channel=payload["channel"],
+        outcome=payload["outcome"],
+        intent=payload["intent"],
+        handled_by=payload.get("handled_by"),
+        inbound=payload.get("direction", "inbound") == "inbound",
+        deflection_id=deflection_id[:64] if isinstance(deflection_id, str) else None,
+    )
     return {
-        "inbox_id": row.id,
+        "inbox_id": contact.inbox_id,
         "customer_key": row.customer_key,
         "family": row.intent_family,
-        "episode_id": row.episode_id,
-        "occurred_at": parse_timestamp(payload["occurred_at"]),
-        "channel": payload["channel"],
-        "outcome": payload["outcome"],
-        "intent": payload["intent"],
-        "handled_by": payload.get("handled_by"),
-        "inbound": payload.get("direction", "inbound") == "inbound",
-        "deflection_id": deflection_id[:64] if isinstance(deflection_id, str) else None,
+        "episode_id": contact.episode_id,
+        "occurred_at": occurred_at,
+        "at_us": store.epoch_us(occurred_at),
+        "day": occurred_at.astimezone(UTC).date().isoformat(),
+        "channel": contact.channel,
+        "outcome": contact.outcome,
+        "intent": contact.intent,
+        "handled_by": contact.handled_by,
+        "inbound": contact.inbound,
+        "automated": is_automated(contact),
+        "agent": is_agent(contact),
+        "resolution": is_automated_resolution(contact),
+        "deflection_id": contact.deflection_id,
     }
-
-
-def _contact(row: Any) -> Contact:
-    return Contact(
-        inbox_id=row.inbox_id,
-        episode_id=row.episode_id,
-        occurred_at=row.occurred_at,
-        channel=row.channel,
-        outcome=row.outcome,
-        intent=row.intent,
-        handled_by=row.handled_by,
-        inbound=row.inbound,
-        deflection_id=row.deflection_id,
-    )
-
-
-def _offer(row: Any) -> OfferFact:
-    offered = json.loads(row.offers).get("offers", [])
-    channels = tuple(item["channel"] for item in offered if item.get("channel") not in (None, VOICE))
-    return OfferFact(
-        decision_id=row.id,
-        jti=row.jti,
-        decided_at=row.decided_at,
-        intent=row.intent,
-        episode_id=row.episode_id,
-        channels=channels,
-    )

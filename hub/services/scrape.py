@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -16,10 +17,15 @@ from hub.store import ops_counts
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 FINAL_ATTEMPTS = ("sent", "failed", "blocked", "cancelled")  # an attempt's last status: a counter
 OPEN_ATTEMPTS = ("pending", "claimed")
+# The counters that grow with the rows stored come from the rollup tick's snapshot (every 60 s)
+# while it is this fresh; older (no scheduler running), a scrape counts them itself.
+SNAPSHOT_MAX_AGE = timedelta(minutes=5)
 
 
 class DatabaseCollector:
-    """Figures read from the tables at scrape time (a few indexed counts)."""
+    """Figures read from the tables at scrape time: the inbox's depth and oldest waiting event live
+    (index ranges over the events not linked yet); SLA actions, recovery attempts and blocks from
+    the rollup tick's snapshot (``hub.store.ops_counts.counts_for_scrape``)."""
 
     def __init__(self, engine: Engine, now: Callable[[], Any]) -> None:
         self.engine = engine
@@ -31,9 +37,9 @@ class DatabaseCollector:
         with self.engine.connect().execution_options(readonly=True) as connection:
             depth = ops_counts.inbox_depth(connection)
             oldest = ops_counts.oldest_queued(connection)
-            sla = ops_counts.sla_actions_by_kind(connection)
-            attempts = ops_counts.recovery_attempts_by_status(connection)
-            blocks = ops_counts.recovery_blocks_by_reason(connection)
+            counts = ops_counts.counts_for_scrape(connection, self.now(), SNAPSHOT_MAX_AGE)
+        sla, attempts = counts["sla_actions"], counts["recovery_attempts"]
+        blocks = counts["recovery_blocks"]
         inbox = GaugeMetricFamily(
             "ctihub_inbox_events", "Events in the inbox that are not linked, by status.", labels=["status"]
         )

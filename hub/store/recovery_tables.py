@@ -97,6 +97,8 @@ recovery_attempts = Table(
     Column("activity_id", String(100)),
     Column("guards", Text),  # JSON: the last evaluation's checks
     Column("created_at", UTCDateTime(), nullable=False),
+    # /metrics counts attempts by status and blocks by reason: index-only, no table scan
+    Index("ix_recovery_attempts_status_reason", "status", "reason"),
     Index(
         "uq_recovery_attempts_live",
         "episode_id",

@@ -60,6 +60,7 @@ sla_clocks = Table(
     PrimaryKeyConstraint("episode_id", "metric"),
     Index("ix_sla_clocks_due", "status", "due_at"),
     Index("ix_sla_clocks_warn", "status", "warn_at"),
+    Index("ix_sla_clocks_computed", "computed_at"),  # the metrics rollup reads what changed since
 )
 
 sla_actions = Table(
@@ -83,6 +84,7 @@ sla_actions = Table(
     Column("activity_id", String(100)),
     Index("uq_sla_actions_once", "episode_id", "metric", "instance", "kind", unique=True),
     Index("ix_sla_actions_pending", "done_at", "next_attempt_at"),
+    Index("ix_sla_actions_kind", "kind"),  # /metrics counts actions by kind (an index-only count)
 )
 
 # The mapped SLA fields (due time, status) of each episode's case/ticket: what they should say
