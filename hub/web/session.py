@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import current_app, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
@@ -23,6 +22,7 @@ from flask.typing import ResponseReturnValue
 from hub.domain.errors import ConfigError
 from hub.web.context import current_hub
 from hub.web.errors import error_response
+from hub.web.signin_page import render_signin
 
 ROLES = ("agent", "operations", "admin")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -143,22 +143,6 @@ def wants_json() -> bool:
     return best == "application/json"
 
 
-def safe_next(target: str | None, default: str = "/") -> str:
-    """``target`` when it is a path on this hub, else ``default`` (no open redirects)."""
-    if not target or not isinstance(target, str):
-        return default
-    if any(ord(ch) < 32 or ch == "\\" for ch in target):
-        return default
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return default
-    return target
-
-
-def is_safe_next(target: str | None) -> bool:
-    return bool(target) and safe_next(target, default="") == target
-
-
 def _bearer_principal() -> Principal | bool | None:
     """For ``/v1/`` requests with an ``Authorization: Bearer``: the API principal, or False if wrong."""
     header = request.headers.get("Authorization", "")
@@ -191,8 +175,6 @@ def _unauthenticated(roles: tuple[str, ...]) -> ResponseReturnValue:
         return redirect(
             url_for("signin.sandbox", next=request.full_path.rstrip("?"), role=roles[0], crm=crm_of_request())
         )
-    from hub.web.signin_page import render_signin
-
     return render_signin(next_url=request.full_path.rstrip("?"), status=401)
 
 

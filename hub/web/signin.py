@@ -8,7 +8,8 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from hub.web.context import current_hub
-from hub.web.session import ROLES, csrf_ok, current_principal, safe_next, sign_out
+from hub.web.redirects import safe_next
+from hub.web.session import ROLES, csrf_ok, current_principal, sign_out
 from hub.web.signin_page import render_signin
 
 bp = Blueprint("signin", __name__)

@@ -6,7 +6,7 @@ from flask import current_app, render_template
 from flask.typing import ResponseReturnValue
 
 from hub.web.context import current_hub
-from hub.web.session import safe_next
+from hub.web.redirects import safe_next
 
 
 def render_signin(

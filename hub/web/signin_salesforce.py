@@ -27,7 +27,8 @@ from requests import RequestException
 
 from hub.bootstrap import Hub
 from hub.web.context import current_hub
-from hub.web.session import Principal, is_safe_next, safe_next, sign_in
+from hub.web.redirects import is_safe_next, safe_next
+from hub.web.session import Principal, sign_in
 from hub.web.signin_page import render_signin
 from hub.web.web_settings import WebSettings
 

@@ -25,7 +25,8 @@ from flask.typing import ResponseReturnValue
 
 from hub.domain.roles import RoleRules
 from hub.web.context import current_hub
-from hub.web.session import Principal, is_safe_next, sign_in
+from hub.web.redirects import is_safe_next
+from hub.web.session import Principal, sign_in
 from hub.web.signin_page import render_signin
 
 log = logging.getLogger(__name__)

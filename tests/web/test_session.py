@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from hub.web.session import Principal, safe_next, sign_in
+from hub.web.redirects import safe_next
+from hub.web.session import Principal, sign_in
 from tests.web.conftest import TOKEN
 from tests.web.routes import install
 
