@@ -120,7 +120,9 @@ class Linker:
     # died). Keep it at least the worker lease, so a live creator is never taken over.
     case_claim_ttl: timedelta = timedelta(seconds=120)
     # Mapped SLA fields (due time, status) for an episode's case, written with every link.
-    sla_fields: Callable[[str], Mapping[str, Any]] | None = None
+    # Mapped SLA fields (due time, status) for an episode's case, written with every link; called
+    # inside the link's database transaction.
+    sla_fields: Callable[[Connection, str], Mapping[str, Any]] | None = None
     # The admin configuration version this linker was built from (recorded on each linked event).
     config_version: int | None = None
 
@@ -146,9 +148,15 @@ class Linker:
         for wave in range(MAX_WAVES):  # a wave per event of the same new episode: later ones append
             prepared: list[tuple[int, PreparedLink]] = []
             later: list[tuple[int, inbox.InboxRow]] = []
+            # Episodes whose case a first attempt of this wave creates -> that write's index: with a
+            # CRM that joins them, the episode's later events ride along instead of waiting a wave.
+            creators: dict[str, int] | None = {} if self.joins and len(waiting) > 1 else None
             for index, row in waiting:
                 try:
-                    prepared.append((index, self.prepare(row, owner=owner)))
+                    item = self.prepare(row, owner=owner, creators=creators)
+                    if creators is not None and item.write.case is not None and not item.write.retrying:
+                        creators.setdefault(item.episode.id, len(prepared))
+                    prepared.append((index, item))
                 except CaseBeingCreated as exc:
                     creating_here = any(p.episode.id == exc.episode_id for _, p in prepared)
                     if creating_here and wave < MAX_WAVES - 1:
@@ -182,10 +190,18 @@ class Linker:
         """Whether the CRM writes batches (``hub.ports.BatchingCRM``)."""
         return callable(getattr(self.crm, "write_batch", None))
 
-    def prepare(self, row: inbox.InboxRow, *, owner: str) -> PreparedLink:
+    @property
+    def joins(self) -> bool:
+        """Whether the CRM writes ``BatchWrite.joins`` (an event riding with its case's creation)."""
+        return self.batches and getattr(self.crm, "joins_batch_cases", False) is True
+
+    def prepare(
+        self, row: inbox.InboxRow, *, owner: str, creators: Mapping[str, int] | None = None
+    ) -> PreparedLink:
         """The database work before the CRM write: customer, episode, case (or the claim to create
         it), consent and SLA history, and the write itself. Raises ``CaseBeingCreated`` when another
-        event's worker is creating this episode's case."""
+        event's worker is creating this episode's case, unless ``creators`` (episode id -> index of
+        the creating write in the same batch) holds it: then the write joins that one."""
         outcome = Outcome.from_payload(json.loads(row.payload))
         intent = self.catalog.intents.get(outcome.intent)
         family = intent.family if intent else outcome.intent
@@ -231,8 +247,18 @@ class Linker:
                 case = claim.case
             self._record_consent(connection, outcome, identifiers, customer_key, now)
             record_sla_contact(connection, episode.id, outcome, crm=self.crm.name, now=now)
+            joins = None
+            blocked = claim is not None and case is None and not claim.mine
+            if blocked:
+                joins = self._joinable(row, outcome, episode.id, creators)
+                blocked = joins is None
+            # In this transaction (one commit per event, not two); recorded as written only when
+            # this event writes now.
+            sla_fields = (
+                dict(self.sla_fields(connection, episode.id)) if self.sla_fields and not blocked else {}
+            )
 
-        if claim is not None and case is None and not claim.mine:
+        if blocked and claim is not None:
             holder = claim.holder or "another worker"
             until = f" (claimed until {claim.expires_at:%H:%M:%S})" if claim.expires_at else ""
             raise CaseBeingCreated(
@@ -243,13 +269,35 @@ class Linker:
             )
         try:
             write = self._planned_write(
-                row, outcome, disposition, intent, customer_key, identifiers, episode, case, claim
+                row,
+                outcome,
+                disposition,
+                intent,
+                customer_key,
+                identifiers,
+                episode,
+                case,
+                claim,
+                joins,
+                sla_fields,
             )
         except Exception:
-            if case is None:
+            if case is None and joins is None:
                 self._release_claim(episode.id, row.id)
             raise
         return PreparedLink(row, outcome, disposition, customer_key, identifiers, episode, write)
+
+    def _joinable(
+        self, row: inbox.InboxRow, outcome: Outcome, episode_id: str, creators: Mapping[str, int] | None
+    ) -> int | None:
+        """The index of the write of this batch that creates the episode's case, when this event
+        may ride with it: a first attempt (a retry looks before it writes, alone) without a case
+        hint of its own."""
+        if not creators or episode_id not in creators or row.attempts > 1:
+            return None
+        if outcome.case_hint and outcome.case_hint.crm == self.crm.name:
+            return None
+        return creators[episode_id]
 
     def abandon(self, prepared: PreparedLink, failure: BaseException | None = None) -> None:
         """After a failed write: let the next worker create the case at once, knowing this attempt
@@ -342,8 +390,11 @@ class Linker:
         episode: episodes.Episode,
         case: RecordRef | None,
         claim: links.CaseClaim | None,
+        joins: int | None = None,
+        sla_fields: Mapping[str, Any] | None = None,
     ) -> BatchWrite:
-        """What to write: create the case (this worker holds the claim) or append to it."""
+        """What to write: create the case (this worker holds the claim), append to it, or append to
+        it as the batch's write ``joins`` creates it."""
         if case is None and outcome.case_hint and outcome.case_hint.crm == self.crm.name:
             case = self._adopt_hint(episode.id, outcome.case_hint.id)
 
@@ -351,7 +402,7 @@ class Linker:
         context = self._context(
             outcome, disposition, intent.label if intent else outcome.intent, customer_key, profile, episode
         )
-        sla_fields = dict(self.sla_fields(episode.id)) if self.sla_fields else {}
+        sla_fields = sla_fields or {}
         activity = ActivityWrite(
             key=activity_key(outcome.source, outcome.event_id),
             body=context["activity.body"],
@@ -360,6 +411,8 @@ class Linker:
             customer=profile,
         )
         retrying = row.attempts > 1
+        if joins is not None:
+            return BatchWrite(activity=activity, joins=joins)
         if case is None:
             return BatchWrite(
                 activity=activity,
