@@ -59,6 +59,9 @@ from hub.services.sla import record_outcome as record_sla_contact
 from hub.store import consent, customers, dedup, episodes, inbox, links
 
 log = logging.getLogger(__name__)
+# Finishes per transaction in a batch: one commit for ten events, the SQLite write lock held for
+# about ten finishes (a few milliseconds on a quiet machine) so the ingest is not kept waiting long.
+FINISH_CHUNK = 10
 MAX_WAVES = 3  # waves of one batch; each is a CRM batch call, and all must end inside the lease
 PENDING_HOLD_SECONDS = 300.0  # how long a write that may still land holds its case claim, at least
 
@@ -119,7 +122,6 @@ class Linker:
     # How long a case-creation claim holds before another worker may take it over (a creator that
     # died). Keep it at least the worker lease, so a live creator is never taken over.
     case_claim_ttl: timedelta = timedelta(seconds=120)
-    # Mapped SLA fields (due time, status) for an episode's case, written with every link.
     # Mapped SLA fields (due time, status) for an episode's case, written with every link; called
     # inside the link's database transaction.
     sla_fields: Callable[[Connection, str], Mapping[str, Any]] | None = None
@@ -166,24 +168,46 @@ class Linker:
                 except Exception as exc:
                     settled[index] = exc
             written = self._write_many([p.write for _, p in prepared])
-            for (index, item), result in zip(prepared, written, strict=True):
-                settled[index] = self._finish_or_abandon(item, result, owner)
+            finished = self._settle_wave([p for _, p in prepared], written, owner)
+            for (index, _item), result in zip(prepared, finished, strict=True):
+                settled[index] = result
             waiting = later
             if not waiting:
                 break
         assert all(entry is not None for entry in settled), "every row is settled"
         return [entry for entry in settled if entry is not None]
 
-    def _finish_or_abandon(
-        self, item: PreparedLink, result: LinkResult | Exception, owner: str
-    ) -> Linked | Exception:
-        if isinstance(result, Exception):
-            self.abandon(item, result)
-            return result
-        try:
-            return self.finish(item, result, owner=owner)
-        except Exception as exc:
-            return exc
+    def _settle_wave(
+        self, items: Sequence[PreparedLink], written: Sequence[LinkResult | Exception], owner: str
+    ) -> list[Linked | Exception]:
+        """Abandon the failed writes, then finish the others ``FINISH_CHUNK`` to a transaction, each
+        in a savepoint: one commit (an fsync on SQLite with synchronous=FULL) for several events,
+        and a finish that fails rolls back alone. A commit that fails fails its whole chunk (the CRM
+        writes are idempotent: the retries find them)."""
+        results: list[Linked | Exception | None] = [None] * len(items)
+        done = []
+        for n, (item, result) in enumerate(zip(items, written, strict=True)):
+            if isinstance(result, Exception):
+                self.abandon(item, result)
+                results[n] = result
+            else:
+                done.append(n)
+        for start in range(0, len(done), FINISH_CHUNK):
+            chunk = done[start : start + FINISH_CHUNK]
+            try:
+                with self.engine.begin() as connection:
+                    for n in chunk:
+                        result = written[n]
+                        assert isinstance(result, LinkResult)
+                        try:
+                            with connection.begin_nested():
+                                results[n] = self._finish_on(connection, items[n], result, owner)
+                        except Exception as exc:
+                            results[n] = exc
+            except Exception as exc:
+                for n in chunk:
+                    results[n] = exc
+        return [r for r in results if r is not None]
 
     @property
     def batches(self) -> bool:
@@ -326,31 +350,37 @@ class Linker:
 
     def finish(self, prepared: PreparedLink, result: LinkResult, *, owner: str) -> Linked:
         """Record what the CRM write made, mark the event linked, plan any recovery."""
+        with self.engine.begin() as connection:
+            return self._finish_on(connection, prepared, result, owner)
+
+    def _finish_on(
+        self, connection: Connection, prepared: PreparedLink, result: LinkResult, owner: str
+    ) -> Linked:
+        """``finish`` inside the caller's transaction."""
         row, outcome, episode = prepared.row, prepared.outcome, prepared.episode
         if prepared.write.case is None:  # an append never creates the case
             result = LinkResult(case=replace(result.case, created=False), activity=result.activity)
         finished = self.clock.now()
-        with self.engine.begin() as connection:
-            links.record_episode_case(connection, episode.id, result.case, finished)
-            links.record_event_links(connection, row.id, result, finished)
-            recorded = inbox.mark_linked(
-                connection,
-                row.id,
-                owner=owner,
-                now=finished,
-                customer_key=prepared.customer_key,
-                episode_id=episode.id,
-                disposition=prepared.disposition.code,
-                config_version=self.config_version,
-            )
-            record_recovery_outcome(  # a plan for a failed outcome; any contact cancels earlier ones
-                connection,
-                outcome,
-                episode_id=episode.id,
-                customer_key=prepared.customer_key,
-                identifiers=[i for i in prepared.identifiers if i.proof != ASSERTED],  # never theirs
-                now=finished,
-            )
+        links.record_episode_case(connection, episode.id, result.case, finished)
+        links.record_event_links(connection, row.id, result, finished)
+        recorded = inbox.mark_linked(
+            connection,
+            row.id,
+            owner=owner,
+            now=finished,
+            customer_key=prepared.customer_key,
+            episode_id=episode.id,
+            disposition=prepared.disposition.code,
+            config_version=self.config_version,
+        )
+        record_recovery_outcome(  # a plan for a failed outcome; any contact cancels earlier ones
+            connection,
+            outcome,
+            episode_id=episode.id,
+            customer_key=prepared.customer_key,
+            identifiers=[i for i in prepared.identifiers if i.proof != ASSERTED],  # never theirs
+            now=finished,
+        )
         return Linked(prepared.customer_key, episode.id, prepared.disposition.code, result, recorded)
 
     def _write_one(self, write: BatchWrite) -> LinkResult:

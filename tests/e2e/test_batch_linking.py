@@ -10,7 +10,7 @@ import pytest
 
 from hub.bootstrap import build_hub
 from hub.services.worker import Worker
-from hub.store.tables import inbox
+from hub.store.tables import event_links, inbox
 from hub.web import create_app
 from tests.e2e.conftest import Poster, settings
 
@@ -149,3 +149,32 @@ def test_after_a_quiet_spell_the_first_event_is_claimed_at_once_and_the_burst_ga
 
     assert claims == []  # claimed right after the wake, no window first
     assert stop.asked == [0.8]  # then the rest of the burst gathers for what is left of the window
+
+
+def test_a_finish_that_fails_in_a_batch_rolls_back_alone(burst_hub, clock, monkeypatch) -> None:
+    """Finishes share a transaction (one commit for several events), each in a savepoint: the one
+    that fails leaves no half-recorded links and is retried; the others are linked."""
+    import hub.services.link as link_module
+
+    post = Poster(create_app(hub=burst_hub).test_client(), clock)
+    post_burst(post, customers=3, events_each=1)
+    real = link_module.record_recovery_outcome
+
+    def failing_for_the_second(connection, outcome, **kwargs):
+        if outcome.event_id == "burst-1-0":
+            raise RuntimeError("recovery planning broke")
+        return real(connection, outcome, **kwargs)
+
+    monkeypatch.setattr(link_module, "record_recovery_outcome", failing_for_the_second)
+    assert burst_hub.new_worker().run_once() == 3
+
+    with burst_hub.engine.connect() as connection:
+        rows = {row.event_id: row for row in connection.execute(inbox.select())}
+        linked_ids = {row.inbox_id for row in connection.execute(event_links.select())}
+    assert {k: r.status for k, r in rows.items()} == {
+        "burst-0-0": "linked",
+        "burst-1-0": "failed",
+        "burst-2-0": "linked",
+    }
+    assert rows["burst-1-0"].id not in linked_ids  # its savepoint rolled back
+    assert "recovery planning broke" in rows["burst-1-0"].last_error
