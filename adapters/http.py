@@ -268,8 +268,16 @@ def split_batch(
         results[index] = result
     fresh = [index for index, write in enumerate(writes) if not write.retrying]
     if fresh:
+        position = {index: n for n, index in enumerate(fresh)}  # ``joins`` names the write's place
         try:
-            answers = together([writes[i] for i in fresh])
+            answers = together(
+                [
+                    replace(writes[i], joins=position.get(writes[i].joins, -1))
+                    if writes[i].joins is not None
+                    else writes[i]
+                    for i in fresh
+                ]
+            )
         except CrmError as exc:
             answers = [each_record_failure(exc)] * len(fresh)
         for index, answer in zip(fresh, answers, strict=True):

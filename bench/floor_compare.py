@@ -6,15 +6,18 @@ Per backend, one fresh database (migrated by ``ctihub db upgrade``) and two guni
 the same command (``-c python:hub.serving.gunicorn_conf -w <workers>``, sync workers, no access
 log), one serving the floor and one the hub (the sandbox CRM; no hub worker runs). Then:
 
-1. throughput, in rounds of floor-then-hub: ``wrk`` (closed loop, ``--connections`` connections,
+1. throughput, after an untimed ``--warmup`` run against each server, in ``--rounds`` rounds
+   alternating floor-hub and hub-floor: ``wrk`` (closed loop, ``--connections`` connections,
    ``--threads`` threads) sends pre-signed, distinct valid events for ``--seconds``; throughput is
    the 2xx answers per second; each round's ratio is hub/floor, and the result is the median of
-   the rounds' ratios. ``wrk`` costs far less CPU per request than a Python client, which matters
+   the rounds' ratios, with their range and quartiles (more, shorter rounds: a steadier median).
+   ``wrk`` costs far less CPU per request than a Python client, which matters
    on a machine where client and servers share the cores;
 2. latency: the repository's open-loop Python client (``bench/ingest.py``; latency counted from
    each request's scheduled time, so no coordinated omission, which wrk's closed loop has) offers
-   70 % of the floor's median throughput to the hub, then to the floor, for ``--seconds``; p99 is
-   the acknowledgment latency there;
+   one fixed rate (``--rate``, default 70 % of the floor's median throughput) to the hub and the
+   floor, alternating, ``--latency-rounds`` runs each of ``--seconds``; p99 is the acknowledgment
+   latency there (``--rounds 0 --rate N``: the latency runs alone);
 3. durability: after every run the inbox's new rows are compared with the 2xx answers (requests
    cut off when wrk stops may add up to ``--connections`` rows).
 
@@ -191,44 +194,96 @@ def compare_backend(backend: str, args: argparse.Namespace, work: Path) -> dict[
         print(f"\n[{backend}] {ingest.durability_settings(database_url)}")
         with both_servers(env, args, work) as servers:
             runs: list[WrkRun] = []
-            for round_ in range(1, args.rounds + 1):
-                for name in ("floor", "hub"):
+            if args.throughput_rounds:
+                warm_up(servers, database_url, secret, work, args)
+            for round_ in range(1, args.throughput_rounds + 1):
+                for name in round_order(round_):
                     _, port, _ = servers[name]
                     runs.append(throughput_run(name, round_, port, database_url, secret, work, args))
                     print("  " + format_run(runs[-1]))
-            floor_runs = [r for r in runs if r.server == "floor"]
-            hub_runs = [r for r in runs if r.server == "hub"]
+            floor_runs = sorted((r for r in runs if r.server == "floor"), key=lambda r: r.round)
+            hub_runs = sorted((r for r in runs if r.server == "hub"), key=lambda r: r.round)
             ratios = [h.ok_per_s / f.ok_per_s for f, h in zip(floor_runs, hub_runs, strict=True)]
-            floor_median = statistics.median(r.ok_per_s for r in floor_runs)
-            rate = round(LOAD_SHARE * floor_median)
-            latency = {}
-            for name in ("hub", "floor"):
-                config, port, pid = servers[name]
-                ingest.wait_until_quiet(args.quiet_wait)
-                load = loadavg()
-                result = ingest.timed_run(
-                    backend, config, database_url, pid, port, secret, rate, _open_loop(args)
-                )
-                latency[name] = {"rate": rate, "loadavg": load, **asdict(result)}
-                print(
-                    f"  {name} at {rate}/s open loop (load {load}): p50 {result.p50_ms:.1f} ms, "
-                    f"p99 {result.p99_ms:.1f} ms, accepted {result.accepted}/{result.sent}, "
-                    f"errors {result.errors or 0}, inbox {'ok' if result.durable else 'BAD'}"
-                )
-    median_ratio = statistics.median(ratios)
-    print(
-        f"  {backend}: hub/floor per round {', '.join(f'{r:.2f}' for r in ratios)}; "
-        f"median {median_ratio:.2f} "
-        f"(target >= {TARGET_RATIO[backend]}); hub p99 at {rate}/s: {latency['hub']['p99_ms']:.1f} ms "
-        f"(target < {TARGET_P99_MS:.0f} ms)"
-    )
+            rate = args.rate or round(LOAD_SHARE * statistics.median(r.ok_per_s for r in floor_runs))
+            latency = latency_rounds(backend, servers, database_url, secret, rate, args)
+    median_ratio = statistics.median(ratios) if ratios else None
+    if ratios:
+        print(f"  {backend}: hub/floor per round {', '.join(f'{r:.2f}' for r in ratios)}; {spread(ratios)} ")
+        print(f"    (target >= {TARGET_RATIO[backend]})")
+    for name in ("hub", "floor"):
+        p99s = [r["p99_ms"] for r in latency[name]]
+        print(
+            f"  {backend}: {name} p99 at {rate}/s per run {', '.join(f'{p:.1f}' for p in p99s)} ms; "
+            f"{spread(p99s)} (target < {TARGET_P99_MS:.0f} ms)"
+        )
     return {
         "backend": backend,
         "runs": [asdict(r) for r in runs],
         "ratios": ratios,
         "median_ratio": median_ratio,
+        "latency_rate": rate,
         "latency": latency,
     }
+
+
+def round_order(round_: int) -> tuple[str, str]:
+    """Floor-hub, hub-floor, floor-hub, ...: neither side always runs first (after the other's
+    writes, on a warmer or a busier machine), so a drift of the machine does not favour one."""
+    return ("floor", "hub") if round_ % 2 else ("hub", "floor")
+
+
+def spread(values: list[float]) -> str:
+    """Median and spread: the range, and the quartiles when there are enough values."""
+    if not values:
+        return "no runs"
+    ordered = sorted(values)
+    text = f"median {statistics.median(ordered):.2f}, range {ordered[0]:.2f}-{ordered[-1]:.2f}"
+    if len(ordered) >= 4:
+        q1, _q2, q3 = statistics.quantiles(ordered, n=4, method="inclusive")
+        text += f", quartiles {q1:.2f}-{q3:.2f}"
+    return text
+
+
+def warm_up(
+    servers: dict[str, tuple], database_url: str, secret: str, work: Path, args: argparse.Namespace
+) -> None:
+    """An untimed wrk run against each server first: imports, the pool and the page cache warm."""
+    if args.warmup <= 0:
+        return
+    warm = argparse.Namespace(**{**vars(args), "seconds": args.warmup, "quiet_wait": 0})
+    for name in ("floor", "hub"):
+        _, port, _ = servers[name]
+        run = throughput_run(name, 0, port, database_url, secret, work, warm)
+        print(f"  warm-up {name}: {run.ok_per_s:.0f}/s, inbox {'ok' if run.durable else 'BAD'}")
+
+
+def latency_rounds(
+    backend: str,
+    servers: dict[str, tuple],
+    database_url: str,
+    secret: str,
+    rate: int,
+    args: argparse.Namespace,
+) -> dict[str, list[dict[str, Any]]]:
+    """The open-loop client at one fixed rate, hub and floor alternating, ``--latency-rounds`` each."""
+    latency: dict[str, list[dict[str, Any]]] = {"hub": [], "floor": []}
+    for round_ in range(1, args.latency_rounds + 1):
+        for name in round_order(round_ + 1):  # hub first in the first round, as before
+            config, port, pid = servers[name]
+            ingest.wait_until_quiet(args.quiet_wait)
+            load = loadavg()
+            result = ingest.timed_run(
+                backend, config, database_url, pid, port, secret, rate, _open_loop(args)
+            )
+            latency[name].append({"round": round_, "rate": rate, "loadavg": load, **asdict(result)})
+            print(
+                f"  latency round {round_} {name:5} at {rate}/s open loop (load {load}): "
+                f"p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms, "
+                f"lag p99 {result.lag_p99_ms:.1f} ms, "
+                f"accepted {result.accepted}/{result.sent}, errors {result.errors or 0}, "
+                f"inbox {'ok' if result.durable else 'BAD'}"
+            )
+    return latency
 
 
 def _open_loop(args: argparse.Namespace) -> argparse.Namespace:
@@ -248,12 +303,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--compare-floor", action="store_true", help="measure the hub against bench/floor_app.py"
     )
-    group.add_argument("--rounds", type=int, default=3, help="rounds of floor-then-hub")
+    group.add_argument(
+        "--rounds",
+        dest="throughput_rounds",
+        type=int,
+        default=7,
+        help="throughput rounds, floor-hub and hub-floor alternating (0: latency only; default 7)",
+    )
+    group.add_argument(
+        "--latency-rounds", type=int, default=3, help="open-loop latency runs per side (default 3)"
+    )
+    group.add_argument(
+        "--rate",
+        type=int,
+        default=0,
+        help="the open-loop rate for latency (default: 70 %% of the floor's median throughput)",
+    )
     group.add_argument("--wrk-threads", type=int, default=2, help="wrk threads")
     group.add_argument("--sqlite-synchronous", choices=("full", "normal"), default="full")
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.throughput_rounds < 0 or args.latency_rounds < 0 or args.rate < 0:
+        raise SystemExit("--rounds, --latency-rounds and --rate must not be negative")
+    if args.throughput_rounds == 0 and not args.rate:
+        raise SystemExit("--rounds 0 (latency only) needs --rate: no floor throughput to take 70 % of")
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     args.workers = args.workers[0]
     command = " ".join(getattr(sys, "orig_argv", sys.argv))

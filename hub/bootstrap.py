@@ -254,7 +254,9 @@ def build_hub(
             default_region=settings.default_region,
             window=timedelta(hours=settings.episode_window_hours),
             case_claim_ttl=timedelta(seconds=settings.worker_lease_seconds),
-            sla_fields=(lambda episode_id: sla.case_fields(episode_id, crm.name)) if sla else None,
+            sla_fields=(lambda connection, episode_id: sla.case_fields_on(connection, episode_id, crm.name))
+            if sla
+            else None,
             config_version=config_version,
             router=router_for(mappings.routing, crm, clock),
         ),

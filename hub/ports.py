@@ -159,12 +159,17 @@ class CRM(Protocol):
 @dataclass(frozen=True)
 class BatchWrite:
     """One outcome's write inside a batch: create ``case`` with its first activity, or append the
-    activity to ``case_id``. ``retrying`` as for the single calls."""
+    activity to ``case_id``, or (``joins``) append it to the case that the write at that index of the
+    same batch creates. ``retrying`` as for the single calls.
+
+    The linker sets ``joins`` only for a CRM whose ``joins_batch_cases`` is true, only on first
+    attempts, and only to a creating write that is itself a first attempt."""
 
     activity: ActivityWrite
     case: CaseWrite | None = None
     case_id: str | None = None
     retrying: bool = False
+    joins: int | None = None
 
 
 class BatchingCRM(CRM, Protocol):
@@ -176,6 +181,11 @@ class BatchingCRM(CRM, Protocol):
     """
 
     def write_batch(self, writes: Sequence[BatchWrite]) -> list[LinkResult | Exception]: ...
+
+
+# A BatchingCRM with ``joins_batch_cases = True`` writes ``BatchWrite.joins``: the later events of an
+# episode whose case the same batch creates ride with its creation, instead of a second batch call
+# once the case exists (a "wave"; see ``hub.services.link.Linker.link_batch``).
 
 
 @dataclass(frozen=True)

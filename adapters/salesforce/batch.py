@@ -1,13 +1,16 @@
 """Many outcomes in two Composite calls, with sObject Collections inside (``SalesforceCRM.write_batch``).
 
     call 1  POST composite  (allOrNone false)
-              caseUpserts<n>  PATCH composite/sobjects/<Case>/<case key field>   new cases, by episode key
+              caseUpserts<n>  PATCH composite/sobjects/<Case>/<case key field>   new cases, by episode key,
+                                                                                 with the case fields of
+                                                                                 the events joining them
               caseUpdates<n>  PATCH composite/sobjects                           mapped case fields of
                                                                                  appends, one record per case
     call 2  POST composite  (allOrNone false)
               tasks<n>        PATCH composite/sobjects/<Task>/<activity key>     every outcome whose case
                                                                                  was written, WhatId from
-                                                                                 call 1 for new cases
+                                                                                 call 1 for new cases (and
+                                                                                 for the events joining one)
 
 Each collection holds at most 200 records and a composite at most 5 collections (more records, more
 composites; each composite counts as one call against the org's quota). Collections run with
@@ -27,10 +30,10 @@ whole collection, and one rejected case would halt the tasks of all the others.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from hub.domain.errors import CrmError, CrmRetryable
+from hub.domain.errors import CrmError, CrmRetryable, CrmWriteNotSent
 from hub.ports import BatchWrite, LinkResult, RecordRef
 
 from .errors import CRM, from_answer, from_record_errors
@@ -73,17 +76,20 @@ class CollectionsBatch:
     def run(self, call: Composite) -> list[LinkResult | Exception]:
         crm = self.crm
         creates = [i for i, w in enumerate(self.writes) if w.case is not None]
-        appends = [i for i, w in enumerate(self.writes) if w.case is None]
+        appends = [i for i, w in enumerate(self.writes) if w.case is None and w.joins is None]
+        joining = self._joining(creates)
         for index in appends:
             case_id = self.writes[index].case_id or ""
             self.cases[index] = RecordRef(CRM, crm.case_object, case_id, False)
         first = [
-            *self._collections("caseUpserts", crm.case_object, crm.case_key_field, self._new_cases(creates)),
+            *self._collections(
+                "caseUpserts", crm.case_object, crm.case_key_field, self._new_cases(creates, joining)
+            ),
             *self._collections("caseUpdates", crm.case_object, None, self._case_updates(appends)),
         ]
         self._send(first, call)
         # Tasks only for cases that were written (and updated): never an activity without its case.
-        placed = [i for i in creates + appends if i in self.cases and self.results[i] is None]
+        placed = [i for i in range(len(self.writes)) if i in self.cases and self.results[i] is None]
         self._send(
             self._collections("tasks", crm.activity_object, crm.activity_key_field, self._tasks(placed)), call
         )
@@ -99,14 +105,35 @@ class CollectionsBatch:
 
     # -- records -----------------------------------------------------------------------------------
 
-    def _new_cases(self, indexes: list[int]) -> list[tuple[list[int], dict[str, Any]]]:
+    def _joining(self, creates: list[int]) -> dict[int, list[int]]:
+        """The writes that join each new case (``BatchWrite.joins``), in order. One that names no
+        creating write of this batch is answered unsent (the linker never builds one)."""
+        joining: dict[int, list[int]] = {index: [] for index in creates}
+        for index, write in enumerate(self.writes):
+            if write.joins is None:
+                continue
+            if write.joins in joining:
+                joining[write.joins].append(index)
+            else:
+                self.results[index] = CrmWriteNotSent(
+                    "the case this write joins is not created in its batch", crm=CRM
+                )
+        return joining
+
+    def _new_cases(
+        self, indexes: list[int], joining: Mapping[int, list[int]]
+    ) -> list[tuple[list[int], dict[str, Any]]]:
+        """One record per new case; the events joining it add their case fields (later events'
+        values win, as they would one by one), and its id answers for them all."""
         crm = self.crm
         records = []
         for index in indexes:
             write = self.writes[index]
             assert write.case is not None
-            fields = crm.case_fields_for(write.case, write.activity)
-            records.append(([index], {crm.case_key_field: write.case.key, **fields}))
+            record = {crm.case_key_field: write.case.key, **crm.case_fields_for(write.case, write.activity)}
+            for joiner in joining.get(index, []):
+                record.update(crm.case_update_fields(self.writes[joiner].activity))
+            records.append(([index, *joining.get(index, [])], record))
         return records
 
     def _case_updates(self, indexes: list[int]) -> list[tuple[list[int], dict[str, Any]]]:
@@ -195,8 +222,10 @@ class CollectionsBatch:
                 continue
             ref = RecordRef(CRM, collection.sobject, str(item["id"]), bool(item.get("created")))
             for index in owners:
-                if collection.reference.startswith("caseUpserts"):
-                    self.cases[index] = ref
+                if collection.reference.startswith("caseUpserts"):  # a joining write created nothing
+                    self.cases[index] = (
+                        ref if self.writes[index].joins is None else replace(ref, created=False)
+                    )
                 elif collection.reference.startswith("tasks"):
                     self.tasks[index] = ref
 

@@ -138,6 +138,7 @@ class SalesforceCRM(RetryViews):
     """One Salesforce org. Connects on the first call, not when built."""
 
     name = CRM
+    joins_batch_cases = True  # a new case's later events ride with it in one batch (``batch``)
 
     def __init__(
         self,

@@ -24,6 +24,10 @@ from hub.domain.errors import Problem, ValidationFailed
 
 MAX_DEPTH = 64  # the contract's deepest object is 3 levels; well below the interpreter's limit
 _FORBIDDEN = re.compile("[\x00\ud800-\udfff]")
+# In strict UTF-8 text parsed by ``json.loads`` (strict: no raw control characters in strings), a NUL
+# or a surrogate can only come from a ``\u0000`` or ``\uD800``-``\uDFFF`` escape. A text without one
+# (and with too few brackets to nest past MAX_DEPTH) needs no walk of the parsed value.
+_MAY_BE_FORBIDDEN = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
 
 
 class Unparseable(ValidationFailed):
@@ -85,6 +89,12 @@ def text_problems(payload: Any, root: str = "$") -> list[Problem]:
     return sorted(problems, key=lambda p: p.path)
 
 
+def _needs_walk(text: str) -> bool:
+    """Whether the parsed value of ``text`` may hold a forbidden character or nest too deep (the
+    walk in ``text_problems`` answers which); False only when it certainly does not."""
+    return text.count("{") + text.count("[") > MAX_DEPTH or _MAY_BE_FORBIDDEN.search(text) is not None
+
+
 def decode_text(body: bytes, what: str = "the body", error: type[Unparseable] = Unparseable) -> str:
     """``body`` as strict UTF-8 (no byte-order mark), else ``error`` (an Unparseable)."""
     if body.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
@@ -110,7 +120,7 @@ def parse_json(body: bytes, error: type[Unparseable] = Unparseable) -> Any:
         raise error("the body is nested too deeply", [Problem("$", "too deeply nested")]) from exc
     except ValueError as exc:  # e.g. an integer over sys.get_int_max_str_digits() digits
         raise error("the body holds a number the hub cannot read", [Problem("$", str(exc))]) from exc
-    problems = text_problems(payload)
+    problems = text_problems(payload) if _needs_walk(text) else []
     if problems:
         count = len(problems)
         raise ValidationFailed(

@@ -111,7 +111,9 @@ def preview_event(
             crm=_NoWrites(linker.crm),
             mapping=mappings.crm(crm_name),
             catalog=mappings.catalog,
-            sla_fields=(lambda episode: sla.case_fields(episode, crm_name)) if sla else None,
+            sla_fields=(lambda connection, episode: sla.case_fields_on(connection, episode, crm_name))
+            if sla
+            else None,
             make_episode_id=(lambda: episode_id) if episode_id else linker.make_episode_id,
             router=router,
         )

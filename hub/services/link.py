@@ -60,6 +60,9 @@ from hub.services.sla import record_outcome as record_sla_contact
 from hub.store import consent, customers, dedup, episodes, inbox, links
 
 log = logging.getLogger(__name__)
+# Finishes per transaction in a batch: one commit for ten events, the SQLite write lock held for
+# about ten finishes (a few milliseconds on a quiet machine) so the ingest is not kept waiting long.
+FINISH_CHUNK = 10
 MAX_WAVES = 3  # waves of one batch; each is a CRM batch call, and all must end inside the lease
 PENDING_HOLD_SECONDS = 300.0  # how long a write that may still land holds its case claim, at least
 
@@ -120,8 +123,9 @@ class Linker:
     # How long a case-creation claim holds before another worker may take it over (a creator that
     # died). Keep it at least the worker lease, so a live creator is never taken over.
     case_claim_ttl: timedelta = timedelta(seconds=120)
-    # Mapped SLA fields (due time, status) for an episode's case, written with every link.
-    sla_fields: Callable[[str], Mapping[str, Any]] | None = None
+    # Mapped SLA fields (due time, status) for an episode's case, written with every link; called
+    # inside the link's database transaction.
+    sla_fields: Callable[[Connection, str], Mapping[str, Any]] | None = None
     # The admin configuration version this linker was built from (recorded on each linked event).
     config_version: int | None = None
     # routing.yaml: the group/queue a new case is assigned to (decided only when creating one).
@@ -149,9 +153,15 @@ class Linker:
         for wave in range(MAX_WAVES):  # a wave per event of the same new episode: later ones append
             prepared: list[tuple[int, PreparedLink]] = []
             later: list[tuple[int, inbox.InboxRow]] = []
+            # Episodes whose case a first attempt of this wave creates -> that write's index: with a
+            # CRM that joins them, the episode's later events ride along instead of waiting a wave.
+            creators: dict[str, int] | None = {} if self.joins and len(waiting) > 1 else None
             for index, row in waiting:
                 try:
-                    prepared.append((index, self.prepare(row, owner=owner)))
+                    item = self.prepare(row, owner=owner, creators=creators)
+                    if creators is not None and item.write.case is not None and not item.write.retrying:
+                        creators.setdefault(item.episode.id, len(prepared))
+                    prepared.append((index, item))
                 except CaseBeingCreated as exc:
                     creating_here = any(p.episode.id == exc.episode_id for _, p in prepared)
                     if creating_here and wave < MAX_WAVES - 1:
@@ -161,34 +171,64 @@ class Linker:
                 except Exception as exc:
                     settled[index] = exc
             written = self._write_many([p.write for _, p in prepared])
-            for (index, item), result in zip(prepared, written, strict=True):
-                settled[index] = self._finish_or_abandon(item, result, owner)
+            finished = self._settle_wave([p for _, p in prepared], written, owner)
+            for (index, _item), result in zip(prepared, finished, strict=True):
+                settled[index] = result
             waiting = later
             if not waiting:
                 break
         assert all(entry is not None for entry in settled), "every row is settled"
         return [entry for entry in settled if entry is not None]
 
-    def _finish_or_abandon(
-        self, item: PreparedLink, result: LinkResult | Exception, owner: str
-    ) -> Linked | Exception:
-        if isinstance(result, Exception):
-            self.abandon(item, result)
-            return result
-        try:
-            return self.finish(item, result, owner=owner)
-        except Exception as exc:
-            return exc
+    def _settle_wave(
+        self, items: Sequence[PreparedLink], written: Sequence[LinkResult | Exception], owner: str
+    ) -> list[Linked | Exception]:
+        """Abandon the failed writes, then finish the others ``FINISH_CHUNK`` to a transaction, each
+        in a savepoint: one commit (an fsync on SQLite with synchronous=FULL) for several events,
+        and a finish that fails rolls back alone. A commit that fails fails its whole chunk (the CRM
+        writes are idempotent: the retries find them)."""
+        results: list[Linked | Exception | None] = [None] * len(items)
+        done = []
+        for n, (item, result) in enumerate(zip(items, written, strict=True)):
+            if isinstance(result, Exception):
+                self.abandon(item, result)
+                results[n] = result
+            else:
+                done.append(n)
+        for start in range(0, len(done), FINISH_CHUNK):
+            chunk = done[start : start + FINISH_CHUNK]
+            try:
+                with self.engine.begin() as connection:
+                    for n in chunk:
+                        result = written[n]
+                        assert isinstance(result, LinkResult)
+                        try:
+                            with connection.begin_nested():
+                                results[n] = self._finish_on(connection, items[n], result, owner)
+                        except Exception as exc:
+                            results[n] = exc
+            except Exception as exc:
+                for n in chunk:
+                    results[n] = exc
+        return [r for r in results if r is not None]
 
     @property
     def batches(self) -> bool:
         """Whether the CRM writes batches (``hub.ports.BatchingCRM``)."""
         return callable(getattr(self.crm, "write_batch", None))
 
-    def prepare(self, row: inbox.InboxRow, *, owner: str) -> PreparedLink:
+    @property
+    def joins(self) -> bool:
+        """Whether the CRM writes ``BatchWrite.joins`` (an event riding with its case's creation)."""
+        return self.batches and getattr(self.crm, "joins_batch_cases", False) is True
+
+    def prepare(
+        self, row: inbox.InboxRow, *, owner: str, creators: Mapping[str, int] | None = None
+    ) -> PreparedLink:
         """The database work before the CRM write: customer, episode, case (or the claim to create
         it), consent and SLA history, and the write itself. Raises ``CaseBeingCreated`` when another
-        event's worker is creating this episode's case."""
+        event's worker is creating this episode's case, unless ``creators`` (episode id -> index of
+        the creating write in the same batch) holds it: then the write joins that one."""
         outcome = Outcome.from_payload(json.loads(row.payload))
         intent = self.catalog.intents.get(outcome.intent)
         family = intent.family if intent else outcome.intent
@@ -234,8 +274,18 @@ class Linker:
                 case = claim.case
             self._record_consent(connection, outcome, identifiers, customer_key, now)
             record_sla_contact(connection, episode.id, outcome, crm=self.crm.name, now=now)
+            joins = None
+            blocked = claim is not None and case is None and not claim.mine
+            if blocked:
+                joins = self._joinable(row, outcome, episode.id, creators)
+                blocked = joins is None
+            # In this transaction (one commit per event, not two); recorded as written only when
+            # this event writes now.
+            sla_fields = (
+                dict(self.sla_fields(connection, episode.id)) if self.sla_fields and not blocked else {}
+            )
 
-        if claim is not None and case is None and not claim.mine:
+        if blocked and claim is not None:
             holder = claim.holder or "another worker"
             until = f" (claimed until {claim.expires_at:%H:%M:%S})" if claim.expires_at else ""
             raise CaseBeingCreated(
@@ -246,13 +296,35 @@ class Linker:
             )
         try:
             write = self._planned_write(
-                row, outcome, disposition, intent, customer_key, identifiers, episode, case, claim
+                row,
+                outcome,
+                disposition,
+                intent,
+                customer_key,
+                identifiers,
+                episode,
+                case,
+                claim,
+                joins,
+                sla_fields,
             )
         except Exception:
-            if case is None:
+            if case is None and joins is None:
                 self._release_claim(episode.id, row.id)
             raise
         return PreparedLink(row, outcome, disposition, customer_key, identifiers, episode, write)
+
+    def _joinable(
+        self, row: inbox.InboxRow, outcome: Outcome, episode_id: str, creators: Mapping[str, int] | None
+    ) -> int | None:
+        """The index of the write of this batch that creates the episode's case, when this event
+        may ride with it: a first attempt (a retry looks before it writes, alone) without a case
+        hint of its own."""
+        if not creators or episode_id not in creators or row.attempts > 1:
+            return None
+        if outcome.case_hint and outcome.case_hint.crm == self.crm.name:
+            return None
+        return creators[episode_id]
 
     def abandon(self, prepared: PreparedLink, failure: BaseException | None = None) -> None:
         """After a failed write: let the next worker create the case at once, knowing this attempt
@@ -281,31 +353,37 @@ class Linker:
 
     def finish(self, prepared: PreparedLink, result: LinkResult, *, owner: str) -> Linked:
         """Record what the CRM write made, mark the event linked, plan any recovery."""
+        with self.engine.begin() as connection:
+            return self._finish_on(connection, prepared, result, owner)
+
+    def _finish_on(
+        self, connection: Connection, prepared: PreparedLink, result: LinkResult, owner: str
+    ) -> Linked:
+        """``finish`` inside the caller's transaction."""
         row, outcome, episode = prepared.row, prepared.outcome, prepared.episode
         if prepared.write.case is None:  # an append never creates the case
             result = LinkResult(case=replace(result.case, created=False), activity=result.activity)
         finished = self.clock.now()
-        with self.engine.begin() as connection:
-            links.record_episode_case(connection, episode.id, result.case, finished)
-            links.record_event_links(connection, row.id, result, finished)
-            recorded = inbox.mark_linked(
-                connection,
-                row.id,
-                owner=owner,
-                now=finished,
-                customer_key=prepared.customer_key,
-                episode_id=episode.id,
-                disposition=prepared.disposition.code,
-                config_version=self.config_version,
-            )
-            record_recovery_outcome(  # a plan for a failed outcome; any contact cancels earlier ones
-                connection,
-                outcome,
-                episode_id=episode.id,
-                customer_key=prepared.customer_key,
-                identifiers=[i for i in prepared.identifiers if i.proof != ASSERTED],  # never theirs
-                now=finished,
-            )
+        links.record_episode_case(connection, episode.id, result.case, finished)
+        links.record_event_links(connection, row.id, result, finished)
+        recorded = inbox.mark_linked(
+            connection,
+            row.id,
+            owner=owner,
+            now=finished,
+            customer_key=prepared.customer_key,
+            episode_id=episode.id,
+            disposition=prepared.disposition.code,
+            config_version=self.config_version,
+        )
+        record_recovery_outcome(  # a plan for a failed outcome; any contact cancels earlier ones
+            connection,
+            outcome,
+            episode_id=episode.id,
+            customer_key=prepared.customer_key,
+            identifiers=[i for i in prepared.identifiers if i.proof != ASSERTED],  # never theirs
+            now=finished,
+        )
         return Linked(prepared.customer_key, episode.id, prepared.disposition.code, result, recorded)
 
     def _write_one(self, write: BatchWrite) -> LinkResult:
@@ -345,8 +423,11 @@ class Linker:
         episode: episodes.Episode,
         case: RecordRef | None,
         claim: links.CaseClaim | None,
+        joins: int | None = None,
+        sla_fields: Mapping[str, Any] | None = None,
     ) -> BatchWrite:
-        """What to write: create the case (this worker holds the claim) or append to it."""
+        """What to write: create the case (this worker holds the claim), append to it, or append to
+        it as the batch's write ``joins`` creates it."""
         if case is None and outcome.case_hint and outcome.case_hint.crm == self.crm.name:
             case = self._adopt_hint(episode.id, outcome.case_hint.id)
 
@@ -354,7 +435,7 @@ class Linker:
         context = self._context(
             outcome, disposition, intent.label if intent else outcome.intent, customer_key, profile, episode
         )
-        sla_fields = dict(self.sla_fields(episode.id)) if self.sla_fields else {}
+        sla_fields = sla_fields or {}
         activity = ActivityWrite(
             key=activity_key(outcome.source, outcome.event_id),
             body=context["activity.body"],
@@ -363,6 +444,8 @@ class Linker:
             customer=profile,
         )
         retrying = row.attempts > 1
+        if joins is not None:
+            return BatchWrite(activity=activity, joins=joins)
         if case is None:
             return BatchWrite(
                 activity=activity,

@@ -246,15 +246,19 @@ class SlaService:
         repeat them. A link that fails is retried by the worker and asks again (recording again);
         one that is dead-lettered is replayed after the fix, and any later change rewrites both fields.
         """
+        with self.engine.begin() as connection:
+            return self.case_fields_on(connection, episode_id, crm)
+
+    def case_fields_on(
+        self, connection: Connection, episode_id: str, crm: str | None = None
+    ) -> dict[str, Any]:
+        """``case_fields`` inside the caller's transaction (the linker's: one commit per event)."""
         now = self.clock.now()
         name = crm or (self.crm.name if self.crm else "")
-        with self.engine.begin() as connection:
-            derived = self.refresh(connection, episode_id, now)
-            fields = self.fields_for(derived, name)
-            if fields:
-                store.fields_written(
-                    connection, episode_id, name, store.canonical(fields), now, by=store.LINK
-                )
+        derived = self.refresh(connection, episode_id, now)
+        fields = self.fields_for(derived, name)
+        if fields:
+            store.fields_written(connection, episode_id, name, store.canonical(fields), now, by=store.LINK)
         return fields
 
     def fields_for(self, derived: EpisodeSla, crm: str) -> dict[str, Any]:

@@ -66,8 +66,9 @@ class Worker:
     # a backlog drains within minutes of the CRM coming back.
     max_retry_delay: float = 300.0
     batch_size: int = 20
-    # After a batch that did not fill up, wait this long before claiming again, so the events of a
-    # burst gather into one batch (one CRM round trip) instead of trickling out one by one.
+    # After a batch that did not fill up, claim again no sooner than this long after it was claimed,
+    # so the events of a burst gather into one batch (one CRM round trip) instead of trickling out
+    # one by one. The time the batch took counts: events gathered while it was written.
     batch_window: float = 0.0
     owner: str = field(default_factory=worker_name)
     rng: random.Random = field(default_factory=random.Random)
@@ -107,20 +108,34 @@ class Worker:
 
     def run(self, stop: threading.Event, wake: threading.Event, poll_seconds: float) -> None:
         log.info("worker %s started", self.owner)
+        last_batch: datetime | None = None
         while not stop.is_set():
+            started = self.clock.now()
             try:
                 claimed = self.run_once()
             except Exception:
                 log.exception("worker %s: claiming failed; retrying after a pause", self.owner)
                 claimed = 0
+            if claimed:
+                last_batch = started
             if claimed >= self.batch_size:
                 continue  # more are waiting: no reason to linger
             if claimed == 0:
                 wake.wait(poll_seconds)
                 wake.clear()
-            if self.batch_window > 0:
-                stop.wait(self.batch_window)
+            pause = self.gather_pause(last_batch)
+            if pause > 0:
+                stop.wait(pause)
         log.info("worker %s stopped", self.owner)
+
+    def gather_pause(self, last_batch: datetime | None) -> float:
+        """How long to let events gather before the next claim: what is left of ``batch_window``
+        since the last batch was claimed. None after a quiet spell: the first event of a burst (or
+        of a trickle) goes at once, and the rest of the burst gathers behind it."""
+        if self.batch_window <= 0 or last_batch is None:
+            return 0.0
+        elapsed = (self.clock.now() - last_batch).total_seconds()
+        return max(0.0, min(self.batch_window, self.batch_window - elapsed))
 
     def _settle(self, row: inbox.InboxRow, result: Linked | Exception) -> None:
         """Mark one row's outcome: linked already, or retry/dead-letter by what failed."""

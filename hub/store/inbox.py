@@ -71,7 +71,7 @@ def accept_event(engine: Engine, *, source: str, event_id: str, payload: str, no
     stamp: Any = now.astimezone(UTC).replace(tzinfo=None)
     if engine.dialect.name == "sqlite":
         stamp = stamp.strftime("%Y-%m-%d %H:%M:%S.%f")  # SQLAlchemy's storage format for DateTime
-    with write_transaction(engine, sql) as connection:
+    with write_transaction(engine, sql, single=True) as connection:
         cursor = connection.cursor()
         try:
             cursor.execute(sql, (source, event_id, payload, stamp, stamp))

@@ -10,8 +10,9 @@ from typing import Any
 import responses
 from responses import matchers
 
+from adapters.http import split_batch
 from adapters.salesforce import SalesforceCRM
-from hub.domain.errors import CrmRecordRejected, CrmRetryable
+from hub.domain.errors import CrmRecordRejected, CrmRetryable, CrmWriteNotSent
 from hub.ports import ActivityWrite, BatchWrite, CaseWrite, LinkResult, RecordRef
 from tests.adapters.test_salesforce import (
     BODY,
@@ -333,3 +334,94 @@ def test_more_than_200_records_split_into_collections_of_200_in_order(
     assert [r.activity.id for r in results if isinstance(r, LinkResult)] == [
         f"00Tev_{n:04d}" for n in range(250)
     ]
+
+
+def test_a_write_joining_a_new_case_rides_in_its_upsert_and_gets_its_task_on_it(
+    mocked: responses.RequestsMock, crm: SalesforceCRM
+) -> None:
+    """The episode's later event needs no second batch call once the case exists: its case fields
+    join the new case's record (later values win) and its task names the new case."""
+    creator = BatchWrite(case=case_write(), activity=activity_write(case_fields={"Status": "Working"}))
+    joiner = BatchWrite(
+        activity=activity_write(key=APPENDED_EVENT, case_fields={"Status": "Escalated"}), joins=0
+    )
+    pin(
+        mocked,
+        [collection("caseUpserts0", "/Case/CTI_Hub_Key__c", [case_record(EPISODE, Status="Escalated")])],
+        composite(entry("caseUpserts0", [ok(NEW_CASE_ID, True)])),
+    )
+    pin(
+        mocked,
+        [
+            collection(
+                "tasks0",
+                "/Task/CTI_Hub_Event_Key__c",
+                [task_record(EVENT, NEW_CASE_ID), task_record(APPENDED_EVENT, NEW_CASE_ID)],
+            )
+        ],
+        composite(entry("tasks0", [ok(NEW_TASK_ID, True), ok(TASK_ID, True)])),
+    )
+
+    created, joined = crm.write_batch([creator, joiner])
+
+    assert created == LinkResult(
+        case=RecordRef("salesforce", "Case", NEW_CASE_ID, True),
+        activity=RecordRef("salesforce", "Task", NEW_TASK_ID, True),
+    )
+    assert joined == LinkResult(
+        case=RecordRef("salesforce", "Case", NEW_CASE_ID, False),  # it created nothing
+        activity=RecordRef("salesforce", "Task", TASK_ID, True),
+    )
+    assert len(mocked.calls) == 2
+
+
+def test_a_rejected_new_case_with_joining_writes_fails_them_all_as_retryable_and_sends_no_task(
+    mocked: responses.RequestsMock, crm: SalesforceCRM
+) -> None:
+    """Whose value was wrong, the creator's or a joiner's? Each is retried alone (the single path),
+    where only the culprit is rejected; no task lands without its case."""
+    creator = BatchWrite(case=case_write(), activity=activity_write(case_fields={}))
+    joiner = BatchWrite(
+        activity=activity_write(key=APPENDED_EVENT, case_fields={"Origin": "Carrier pigeon"}), joins=0
+    )
+    pin(
+        mocked,
+        [collection("caseUpserts0", "/Case/CTI_Hub_Key__c", [case_record(EPISODE, Origin="Carrier pigeon")])],
+        composite(entry("caseUpserts0", [rejected_record(*PICKLIST, "Origin")])),
+    )
+
+    results = crm.write_batch([creator, joiner])
+
+    assert [type(r) for r in results] == [CrmRetryable, CrmRetryable]
+    assert all(r.crm_code == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST" for r in results)
+    assert len(mocked.calls) == 1  # no tasks call
+
+
+def test_a_write_joining_a_case_outside_its_batch_is_not_sent(
+    mocked: responses.RequestsMock, crm: SalesforceCRM
+) -> None:
+    """``joins`` must name a creating write of the same batch: anything else is answered unsent
+    (retried, no attempt charged), never written without its case."""
+    joiner = BatchWrite(activity=activity_write(key=APPENDED_EVENT), joins=3)
+
+    [answer] = crm.write_batch([joiner])
+
+    assert isinstance(answer, CrmWriteNotSent)
+    assert len(mocked.calls) == 0
+
+
+def test_joins_name_the_creating_write_among_those_sent_together() -> None:
+    """A retry goes alone (the single path), so the writes sent together are re-indexed."""
+    retried = BatchWrite(case_id=CASE_ID, activity=activity_write(key=OTHER_EVENT), retrying=True)
+    creator = BatchWrite(case=case_write(), activity=activity_write())
+    joiner = BatchWrite(activity=activity_write(key=APPENDED_EVENT), joins=1)
+    alone = LinkResult(case=RecordRef("salesforce", "Case", CASE_ID, False), activity=None)  # type: ignore[arg-type]
+    together: list[list[BatchWrite]] = []
+
+    def send(fresh: list[BatchWrite]) -> list[LinkResult | Exception]:
+        together.append(fresh)
+        return [alone] * len(fresh)
+
+    split_batch([retried, creator, joiner], alone=lambda _write: alone, together=send)
+
+    assert [w.joins for w in together[0]] == [None, 0]

@@ -36,7 +36,29 @@ def test_nesting_beyond_the_limit_is_a_problem_not_a_crash():
     for _ in range(MAX_DEPTH + 5):
         deep = [deep]
     assert [p.message for p in text_problems(deep)] == [f"is nested more than {MAX_DEPTH} levels deep"]
+    with pytest.raises(ValidationFailed) as caught:  # through the decoder too (its quick check)
+        parse_json(json.dumps({"a": deep}).encode())
+    assert [p.message for p in caught.value.problems] == [f"is nested more than {MAX_DEPTH} levels deep"]
     assert parse_json(json.dumps({"a": [[["fine"]]]}).encode()) == {"a": [[["fine"]]]}
+
+
+@pytest.mark.parametrize(
+    "escape",
+    ["\\u0000", "\\uD800", "\\udbff", "\\uDC00", "\\udfff"],
+    ids=["nul", "D800", "dbff", "DC00", "dfff"],
+)
+def test_a_forbidden_character_is_found_whatever_the_case_of_its_escape(escape):
+    """The decoder skips its walk of the value only when the text holds no escape that could make
+    one: every spelling of a NUL or a lone surrogate escape still ends as a 422 naming the path."""
+    body = ('{"event_id": "e1", "customer": {"name": "x' + escape + '"}}').encode()
+    with pytest.raises(ValidationFailed) as caught:
+        parse_json(body)
+    assert [p.path for p in caught.value.problems] == ["$.customer.name"]
+
+
+def test_text_that_only_looks_like_an_escape_is_kept():
+    """An escaped backslash before "u0000" is text, not a NUL: the walk runs and finds nothing."""
+    assert parse_json(b'{"note": "C:\\\\u0000 \\u00e9"}') == {"note": "C:\\u0000 \u00e9"}
 
 
 def test_keys_bound_to_sources_with_prefixes():

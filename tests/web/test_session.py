@@ -209,3 +209,20 @@ def test_landing_page_links_only_what_the_principal_may_open(client):
     page = client.get("/").get_data(as_text=True)
     assert 'href="/dashboard"' in page
     assert 'href="/panel"' not in page and 'href="/admin"' not in page
+
+
+def test_a_request_without_cookies_skips_the_signing_serializer_and_a_signed_cookie_still_counts(
+    app, client, monkeypatch
+):
+    """API and webhook calls carry no cookie: their empty session costs no key derivation; a browser's
+    signed session cookie is still read and checked."""
+    signed_in(client)  # the cookie is set while the serializer works
+    assert client.get("/v1/test/whoami").status_code == 200
+
+    def refuse(_app):
+        raise AssertionError("the signing serializer was built for a request without cookies")
+
+    monkeypatch.setattr(app.session_interface, "get_signing_serializer", refuse)
+    assert app.test_client().get("/v1/test/whoami").status_code == 401  # no cookie: empty session
+    with pytest.raises(AssertionError, match="signing serializer"):
+        client.get("/v1/test/whoami")  # a cookie: read through the serializer, as before
