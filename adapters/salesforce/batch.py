@@ -30,7 +30,7 @@ whole collection, and one rejected case would halt the tasks of all the others.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hub.domain.errors import CrmError, CrmRetryable, CrmWriteNotSent
@@ -222,10 +222,8 @@ class CollectionsBatch:
                 continue
             ref = RecordRef(CRM, collection.sobject, str(item["id"]), bool(item.get("created")))
             for index in owners:
-                if collection.reference.startswith("caseUpserts"):  # a joining write created nothing
-                    self.cases[index] = (
-                        ref if self.writes[index].joins is None else replace(ref, created=False)
-                    )
+                if collection.reference.startswith("caseUpserts"):  # a joiner gets its creator's answer:
+                    self.cases[index] = ref  # the linker records its own event as an append
                 elif collection.reference.startswith("tasks"):
                     self.tasks[index] = ref
 

@@ -15,7 +15,7 @@ from collections.abc import Collection, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from hub.domain.routing import TARGET_KINDS, UNASSIGNED, RoutingConfig, RoutingRule
+from hub.domain.routing import TARGET_KINDS, UNASSIGNED, RoutingConfig, RoutingRule, language_matches
 from hub.mappings.checks import Document, Finding, items
 
 FILE = "routing.yaml"
@@ -83,10 +83,7 @@ def _covers(broad: Any, narrow: Any) -> bool:
         if not isinstance(tight, list):
             return False
         if name == "language":
-            wanted = [str(w).lower() for w in wide]
-            if not all(
-                any(str(t).lower() == w or str(t).lower().startswith(w + "-") for w in wanted) for t in tight
-            ):
+            if not all(any(language_matches(str(w), str(t).lower()) for w in wide) for t in tight):
                 return False
         elif not set(map(str, tight)) <= set(map(str, wide)):
             return False

@@ -11,8 +11,8 @@ the real recovery engine run on the event alone (``hub.services.recovery_plan_pr
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -22,11 +22,11 @@ from sqlalchemy import Connection, Engine
 from hub.domain.errors import CrmError
 from hub.domain.outcome import Outcome
 from hub.mappings import Mappings, load_mappings
-from hub.ports import CRM
+from hub.ports import CRM, RoutingTarget
 from hub.services import config_docs
 from hub.services.link import Linker
 from hub.services.recovery_plan_preview import recovery_plan, standing_consent
-from hub.services.routing import Router, router_for
+from hub.services.routing import Router, TargetDirectory, router_for
 from hub.services.sla import SlaService, SlaSettings
 from hub.services.validation import OutcomeValidator, load_outcome_schema
 from hub.store import inbox
@@ -89,9 +89,12 @@ def preview_event(
     if router is not None and router.directory is not None:
         # List the groups/queues before the rolled-back transaction: a sandbox CRM on the same
         # SQLite database could not answer while it is open. The decision is still prepare's own.
-        # A failure here is prepare's to report again: unassigned with the problem, or retryable.
-        with suppress(CrmError):
+        # A failure is prepare's to report (unassigned with the problem, or retryable) from a
+        # directory that answers with it: never a second listing inside the transaction.
+        try:
             router.directory.targets(max_age=router.directory.miss_refresh)
+        except CrmError as exc:
+            router = replace(router, directory=TargetDirectory(_failing_listing(exc), linker.clock))
     with engine.connect() as connection, connection.begin() as outer:
         shim: Any = _RolledBack(connection)
         sla = (
@@ -169,6 +172,13 @@ def preview_event(
             consent=consent,
         ),
     }
+
+
+def _failing_listing(error: CrmError) -> Callable[[], list[RoutingTarget]]:
+    def listing() -> list[RoutingTarget]:
+        raise error
+
+    return listing
 
 
 def _router(linker: Linker, mappings: Mappings) -> Router | None:

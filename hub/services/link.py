@@ -361,10 +361,11 @@ class Linker:
     ) -> Linked:
         """``finish`` inside the caller's transaction."""
         row, outcome, episode = prepared.row, prepared.outcome, prepared.episode
-        if prepared.write.case is None:  # an append never creates the case
+        case = result.case  # as the CRM answered: a write riding with its case's creation says created
+        if prepared.write.case is None:  # this event appended: it did not create the case
             result = LinkResult(case=replace(result.case, created=False), activity=result.activity)
         finished = self.clock.now()
-        links.record_episode_case(connection, episode.id, result.case, finished)
+        links.record_episode_case(connection, episode.id, case, finished)  # first to finish records it
         links.record_event_links(connection, row.id, result, finished)
         recorded = inbox.mark_linked(
             connection,

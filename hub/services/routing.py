@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from hub.domain.errors import CrmError, CrmRetryable
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 DEFAULT_TTL = timedelta(minutes=5)
 MISS_REFRESH = timedelta(minutes=1)
 SALESFORCE_QUEUE_PREFIX = "00G"
+WARN_EVERY_SECONDS = 300.0  # one warning per unresolvable target per five minutes and process
 
 
 def route_for(config: RoutingConfig, crm: str, outcome: Outcome) -> Route:
@@ -89,6 +91,7 @@ class TargetDirectory:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _targets: list[RoutingTarget] | None = field(default=None, repr=False)
     _fetched_at: datetime | None = field(default=None, repr=False)
+    _refused: CrmError | None = field(default=None, repr=False)  # the last listing's lasting refusal
 
     def targets(self, *, max_age: timedelta | None = None) -> list[RoutingTarget]:
         """The cached list, fetched again when older than ``max_age`` (default ``ttl``). A failed
@@ -102,10 +105,19 @@ class TargetDirectory:
                 and now - self._fetched_at < max_age
             ):
                 return self._targets
+            refused_lately = (
+                self._refused is not None
+                and self._fetched_at is not None
+                and now - self._fetched_at < self.miss_refresh
+            )
+            if self._targets is None and refused_lately:
+                raise self._refused  # refused (403 ...) a moment ago: not one call per new case
             try:
-                self._targets = list(self.list_targets())
+                self._targets, self._refused = list(self.list_targets()), None
             except CrmError as exc:
                 if self._targets is None:
+                    if not isinstance(exc, CrmRetryable):  # passing: the next event may list again
+                        self._refused, self._fetched_at = exc, now
                     raise
                 log.warning(
                     "routing: could not list the CRM's groups/queues again (%s); using the last list",
@@ -128,6 +140,7 @@ class Router:
     config: RoutingConfig
     crm: str
     directory: TargetDirectory | None  # None: the adapter cannot list groups/queues
+    _warned: dict[tuple[str, str | None, str], float] = field(default_factory=dict, repr=False)
 
     def decide(self, outcome: Outcome) -> Routing:
         route = route_for(self.config, self.crm, outcome)
@@ -144,24 +157,21 @@ class Router:
             return self._unresolved(decided, f"could not list the {route.kind}s: {exc.describe()}")
         if found is None:
             return self._unresolved(decided, problem or "not found")
-        return Routing(kind=route.kind, target=route.target, id=found.id, rule=route.rule, line=route.line)
+        return replace(decided, id=found.id)
 
     def _unresolved(self, decided: Routing, problem: str) -> Routing:
-        log.warning(
-            "routing: %s %r of routing.yaml %s cannot be assigned (%s); the new case is left unassigned",
-            decided.kind,
-            decided.target,
-            decided.rule,
-            problem,
-        )
-        return Routing(
-            kind=decided.kind,
-            target=decided.target,
-            id=None,
-            rule=decided.rule,
-            line=decided.line,
-            problem=problem,
-        )
+        key = (decided.rule, decided.target, problem)
+        now = time.monotonic()
+        if now - self._warned.get(key, -WARN_EVERY_SECONDS) >= WARN_EVERY_SECONDS:  # not per new case
+            self._warned[key] = now
+            log.warning(
+                "routing: %s %r of routing.yaml %s cannot be assigned (%s); new cases are left unassigned",
+                decided.kind,
+                decided.target,
+                decided.rule,
+                problem,
+            )
+        return replace(decided, problem=problem)
 
 
 def router_for(

@@ -12,11 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from hub.domain.routing import TARGET_KINDS, RoutingConfig
+from hub.mappings.routing import FILE
 from hub.ports import RoutingTarget
 from hub.services.crm_check import ERROR, Finding
 from hub.services.routing import find_target
-
-FILE = "routing.yaml"
 
 
 def check_routing(config: RoutingConfig, crm: str, targets: Sequence[RoutingTarget]) -> list[Finding]:

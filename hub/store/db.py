@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -128,12 +129,19 @@ def write_transaction(engine: Engine, statement: str, *, single: bool = False) -
             dbapi_connection.rollback()
         raise
     finally:
-        if autocommit:
+        if autocommit and pooled.dbapi_connection is not None:  # not already invalidated above
             try:
                 dbapi_connection.autocommit = False
             except Exception as exc:  # a broken connection: never back to the pool in autocommit
                 pooled.invalidate(exc)
         pooled.close()
+
+
+def driver_datetime(value: datetime, dialect: str) -> Any:
+    """An aware datetime as the driver takes it for a ``UTCDateTime`` column, for statements sent to
+    the driver directly: naive UTC, and on SQLite the text SQLAlchemy stores."""
+    naive = value.astimezone(UTC).replace(tzinfo=None)
+    return naive.strftime("%Y-%m-%d %H:%M:%S.%f") if dialect == "sqlite" else naive
 
 
 def is_postgres(engine: Engine) -> bool:

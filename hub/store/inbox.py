@@ -8,12 +8,12 @@ on SQLite (one writer at a time) a plain transaction does the same job.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, or_, select, update
 
-from hub.store.db import write_transaction
+from hub.store.db import driver_datetime, write_transaction
 from hub.store.sql import insert_ignoring_conflicts
 from hub.store.tables import event_links, inbox
 
@@ -68,9 +68,7 @@ def accept_event(engine: Engine, *, source: str, event_id: str, payload: str, no
     """``add_event`` in a transaction of its own, committed, on the driver directly (the ingest path:
     ``hub.store.db.write_transaction`` says why). False for a repeat."""
     sql = _ACCEPT_SQL[engine.dialect.name]
-    stamp: Any = now.astimezone(UTC).replace(tzinfo=None)
-    if engine.dialect.name == "sqlite":
-        stamp = stamp.strftime("%Y-%m-%d %H:%M:%S.%f")  # SQLAlchemy's storage format for DateTime
+    stamp = driver_datetime(now, engine.dialect.name)
     with write_transaction(engine, sql, single=True) as connection:
         cursor = connection.cursor()
         try:

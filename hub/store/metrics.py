@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Row
 
+from hub.store.db import driver_datetime
 from hub.store.dedup_tables import dedup_links
 from hub.store.deflection_tables import deflection_decisions
 from hub.store.metrics_tables import (
@@ -148,10 +149,7 @@ CONTACT_COLUMNS = tuple(column.name for column in metric_contacts.columns)
 
 
 def _driver_value(value: Any, dialect: str) -> Any:
-    if isinstance(value, datetime):  # stored as naive UTC, as UTCDateTime does
-        naive = value.astimezone(UTC).replace(tzinfo=None)
-        return naive.strftime("%Y-%m-%d %H:%M:%S.%f") if dialect == "sqlite" else naive
-    return value
+    return driver_datetime(value, dialect) if isinstance(value, datetime) else value
 
 
 def add_contacts(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:

@@ -184,6 +184,9 @@ def test_a_listing_refused_for_good_leaves_it_unassigned_but_a_passing_failure_r
     listing.failure = CrmRecordRejected("Forbidden", crm="zendesk", status=403)
     refused = router.decide(outcome())
     assert refused.id is None and "could not list the groups" in (refused.problem or "")
+    assert router.decide(outcome()).problem == refused.problem
+    assert listing.calls == 1  # a refusal is remembered for a minute: not one listing per new case
+    clock.advance(minutes=1)
     listing.failure = CrmRetryable("timed out", crm="zendesk")
     with pytest.raises(CrmRetryable):
         router.decide(outcome())  # nothing cached: the event is retried, like the create would be

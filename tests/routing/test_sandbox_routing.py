@@ -16,6 +16,7 @@ import pytest
 
 from adapters.sandbox.routing_targets import SEEDED_GROUPS
 from hub.bootstrap import build_hub
+from hub.domain.errors import CrmRetryable
 from hub.live_config import config_versions
 from hub.services.config_preview import compare
 from hub.services.config_preview import crm_check as admin_crm_check
@@ -174,3 +175,21 @@ def test_the_preview_shows_the_group_and_its_id_and_linking_then_uses_it(zendesk
     assert hub.new_worker().drain() == 1
     [ticket] = hub.sandbox.records("zendesk", "ticket")
     assert str(ticket["group_id"]) == published["case"]["routing"]["id"]
+
+
+def test_a_preview_whose_listing_fails_never_lists_again_inside_its_transaction(zendesk_hub) -> None:
+    """The listing is made before the preview's rolled-back transaction opens (a sandbox CRM on the
+    same SQLite database could not answer inside it); when it fails, prepare gets that failure, not
+    a second listing."""
+    hub = zendesk_hub
+    calls: list[int] = []
+
+    def timing_out() -> list:
+        calls.append(1)
+        raise CrmRetryable("timed out", crm="zendesk")
+
+    hub.linker.router.directory.list_targets = timing_out
+    versions = config_versions(hub.settings, hub.engine, hub.clock)
+    with pytest.raises(CrmRetryable):
+        compare(hub, versions, json.loads(event("p-2", "pat@example.com")), None)
+    assert len(calls) == 1
