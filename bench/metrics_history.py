@@ -9,7 +9,6 @@ minutes, not hours. ``progress(done, total)`` is called after each flush.
 
 from __future__ import annotations
 
-import io
 import json
 import random
 import uuid
@@ -18,6 +17,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, text
+
+from bench.bulk import Buffers
 
 INTENTS = {
     "billing": "billing",
@@ -68,71 +69,6 @@ TABLES: dict[str, tuple[str, ...]] = {
         "planned_for", "due_at", "status", "reason", "touched_at", "created_at",
     ),
 }  # fmt: skip
-
-
-def _copy_value(value: Any) -> str:
-    if value is None:
-        return "\\N"
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    return str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-
-
-def _sqlite_value(value: Any) -> Any:
-    # the text SQLAlchemy's SQLite DateTime stores and compares ("YYYY-MM-DD HH:MM:SS.ffffff")
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    return value
-
-
-def bulk_insert(engine: Engine, table: str, rows: list[tuple[Any, ...]]) -> None:
-    if not rows:
-        return
-    columns = TABLES[table]
-    raw = engine.raw_connection()
-    try:
-        if engine.dialect.name == "postgresql":
-            buffer = io.StringIO()
-            for row in rows:
-                buffer.write("\t".join(_copy_value(v) for v in row) + "\n")
-            with (
-                raw.cursor() as cursor,
-                cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
-            ):
-                copy.write(buffer.getvalue())
-        else:
-            marks = ", ".join("?" for _ in columns)
-            cursor = raw.cursor()
-            cursor.execute("BEGIN")  # the hub's driver autocommits: one transaction, not one per row
-            cursor.executemany(
-                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",  # noqa: S608 (our names)
-                [tuple(_sqlite_value(v) for v in row) for row in rows],
-            )
-        raw.commit()
-    finally:
-        raw.close()
-
-
-class Buffers:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.rows: dict[str, list[tuple[Any, ...]]] = {name: [] for name in TABLES}
-
-    def add(self, table: str, row: tuple[Any, ...]) -> bool:
-        """Buffer a row; True when the buffers were flushed."""
-        rows = self.rows[table]
-        rows.append(row)
-        if len(rows) >= BATCH:
-            self.flush()
-            return True
-        return False
-
-    def flush(self) -> None:
-        for table, rows in self.rows.items():
-            bulk_insert(self.engine, table, rows)
-            rows.clear()
 
 
 def _problems(
@@ -197,7 +133,7 @@ def seed_history(
     rather than seconds after it happened."""
     rng = random.Random(seed)
     end = end or datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    buffers = Buffers(engine)
+    buffers = Buffers(engine, TABLES, BATCH)
     seen_customers: set[str] = set()
     open_episode: dict[tuple[str, str], tuple[str, datetime]] = {}
     written = 0

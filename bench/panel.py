@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import json
 import random
 import secrets
@@ -44,6 +43,7 @@ if str(ROOT) not in sys.path:  # works before `pip install -e .` too
 
 from sqlalchemy import Engine, create_engine, text  # noqa: E402
 
+from bench.bulk import Buffers  # noqa: E402
 from hub.domain.identity import customer_key_for, external  # noqa: E402
 from hub.mappings import load_mappings  # noqa: E402
 from hub.services.clock import FixedClock  # noqa: E402
@@ -102,73 +102,11 @@ TABLES: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 
-def _copy_value(value: Any) -> str:
-    if value is None:
-        return "\\N"
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    return str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-
-
-def _sqlite_value(value: Any) -> Any:
-    return value.astimezone(UTC).replace(tzinfo=None) if isinstance(value, datetime) else value
-
-
-def insert(engine: Engine, table: str, batch: list[tuple[Any, ...]]) -> None:
-    if not batch:
-        return
-    columns = TABLES[table]
-    if engine.dialect.name == "postgresql":
-        buffer = io.StringIO()
-        for row in batch:
-            buffer.write("\t".join(_copy_value(v) for v in row) + "\n")
-        raw = engine.raw_connection()
-        try:
-            with (
-                raw.cursor() as cursor,
-                cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
-            ):
-                copy.write(buffer.getvalue())
-            raw.commit()
-        finally:
-            raw.close()
-        return
-    marks = ", ".join("?" for _ in columns)
-    raw = engine.raw_connection()
-    try:
-        raw.cursor().executemany(
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",  # noqa: S608 (our table names)
-            [tuple(_sqlite_value(v) for v in row) for row in batch],
-        )
-        raw.commit()
-    finally:
-        raw.close()
-
-
-class Buffers:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.rows: dict[str, list[tuple[Any, ...]]] = {name: [] for name in TABLES}
-
-    def add(self, table: str, row: tuple[Any, ...]) -> None:
-        rows = self.rows[table]
-        rows.append(row)
-        if len(rows) >= BATCH:
-            self.flush()  # every table, parents first: foreign keys hold at each flush
-
-    def flush(self) -> None:
-        for table, rows in self.rows.items():  # parents first: the dict keeps TABLES' order
-            insert(self.engine, table, rows)
-            rows.clear()
-
-
 def seed(engine: Engine, events: int, rng: random.Random) -> tuple[float, list[str]]:
     """Fill the tables; returns the seconds it took and the ticket ids."""
     started = time.perf_counter()
     customers = max(1, events // 5)
-    buffers = Buffers(engine)
+    buffers = Buffers(engine, TABLES, BATCH)
     inbox_id = sla_id = plan_id = 0
     tickets: list[str] = []
     for n in range(customers):
